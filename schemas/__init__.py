@@ -1,0 +1,23 @@
+"""Message schemas of wirewatch: pydantic models and their exported JSON Schema files."""
+
+from schemas.models import (
+    Alert,
+    Dateline,
+    Dispatch,
+    EnrichedDispatch,
+    Entity,
+    Evidence,
+    TopicMatch,
+    alert_id_for,
+)
+
+__all__ = [
+    "Alert",
+    "Dateline",
+    "Dispatch",
+    "EnrichedDispatch",
+    "Entity",
+    "Evidence",
+    "TopicMatch",
+    "alert_id_for",
+]

@@ -1,0 +1,48 @@
+"""Export the JSON Schema of every message model to `schemas/<Model>.schema.json`.
+
+Run `python -m schemas.export` after changing a model; a test fails while the files are stale.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from schemas.models import Alert, Dispatch, EnrichedDispatch, Entity, TopicMatch
+
+SCHEMA_DIR = Path(__file__).resolve().parent
+EXPORTED_MODELS: tuple[type[BaseModel], ...] = (
+    Dispatch,
+    Entity,
+    TopicMatch,
+    EnrichedDispatch,
+    Alert,
+)
+
+
+def schema_path(model: type[BaseModel], directory: Path = SCHEMA_DIR) -> Path:
+    return directory / f"{model.__name__}.schema.json"
+
+
+def render_schema(model: type[BaseModel]) -> str:
+    """The JSON Schema of a model, as written to its file (stable key order)."""
+    schema = model.model_json_schema(mode="serialization")
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def export(directory: Path = SCHEMA_DIR) -> list[Path]:
+    written = []
+    for model in EXPORTED_MODELS:
+        path = schema_path(model, directory)
+        path.write_text(render_schema(model), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for path in export():
+        sys.stdout.write(f"wrote {path}\n")

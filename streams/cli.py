@@ -1,0 +1,335 @@
+"""The `wirewatch` command: Faust's CLI (`wirewatch worker -l info`) plus wirewatch's own
+commands (broker, replay, subscribe, enrich). What these print is their user interface."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from faust.cli import AppCommand, argument, option
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+import seeds
+from schemas import Alert, Dispatch
+from streams import agents, localbroker, topics
+from streams.app import app
+from streams.enrich import Enricher
+from streams.feed import FeedError, read_feed
+from streams.kafka import BrokerUnavailable, ensure_topics, start_consumer, start_producer
+from streams.pipeline import (
+    HEADER_EXCEPTION_MESSAGE,
+    HEADER_REASON,
+    InvalidDispatch,
+    decode_dispatch,
+)
+
+settings = app.wirewatch_settings
+stderr = Console(stderr=True, highlight=False)
+EXIT_FAILURE = 1
+EXIT_TIMEOUT = 3
+
+__all__ = ["agents", "main"]  # agents is imported to register the Faust agent
+
+
+def fail(message: str) -> SystemExit:
+    """Say what went wrong, plainly, and exit non-zero (raise the result)."""
+    stderr.print(f"[bold red]error:[/] {message}")
+    return SystemExit(EXIT_FAILURE)
+
+
+# --- broker ---------------------------------------------------------------------------------
+
+@app.command(
+    argument("action", type=str, required=True,
+             metavar="start|stop|status|fetch"),
+)
+async def broker(self: AppCommand, action: str) -> None:
+    """Run the local Kafka broker (KRaft, single node, on loopback) for development and tests.
+
+    start   resolve the Kafka jars (once), format storage (once), start, wait until it answers
+    stop    stop the broker this project started, and only that process
+    status  say whether it runs and answers
+    fetch   only resolve the Kafka jars from Maven Central into the cache folder
+    """
+    try:
+        if action == "start":
+            result = await asyncio.to_thread(localbroker.start, settings)
+            state = "already running" if result.already_running else "started"
+            print(f"Kafka broker {state} on {settings.broker_host}:{settings.broker_port} "
+                  f"(pid {result.pid}, {result.seconds:.1f}s); data and logs in "
+                  f"{settings.state_dir / 'broker'}")
+        elif action == "stop":
+            pid = await asyncio.to_thread(localbroker.stop, settings)
+            print(f"Kafka broker stopped (pid {pid})" if pid else
+                  "no broker started by this project is running")
+        elif action == "status":
+            status = localbroker.status(settings)
+            if status.pid:
+                print(f"running: pid {status.pid}, {status.bootstrap}, "
+                      f"{'answering' if status.answering else 'NOT answering'}; {status.home}")
+            else:
+                other = " (but something else answers on that port)" if status.answering else ""
+                jars = "cached" if status.jars_resolved else "not yet resolved"
+                print(f"not running{other}; jars {jars}")
+                raise SystemExit(EXIT_FAILURE)
+        elif action == "fetch":
+            paths = localbroker.BrokerPaths.from_settings(settings)
+            lib = await asyncio.to_thread(localbroker.resolve_jars, paths)
+            print(f"Kafka {localbroker.kafka_version()} jars in {lib}")
+        else:
+            raise fail(f"unknown action {action!r}: use start, stop, status or fetch")
+    except localbroker.BrokerError as exc:
+        raise fail(str(exc)) from None
+
+
+# --- enrich (offline) ------------------------------------------------------------------------
+
+def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line
+
+
+@app.command(
+    option("--batch-size", type=int, default=32, help="Dispatches handed to spaCy at once."),
+)
+async def enrich(self: AppCommand, batch_size: int) -> None:
+    """Enrich Dispatch JSON lines from stdin into EnrichedDispatch JSON lines on stdout.
+
+    The same code path as the worker, without Kafka: for backfills, debugging and evaluation.
+    Invalid lines are reported on stderr with their line number and skipped; the exit status
+    is then 1.
+    """
+    enricher = Enricher.from_settings(settings.spacy_model)
+    out = sys.stdout.buffer
+    invalid = 0
+    batch: list[Dispatch] = []
+
+    def flush() -> None:
+        from schemas.models import utc_now
+
+        now = utc_now()
+        for enriched in enricher.enrich_many([(d, now) for d in batch]):
+            out.write(enriched.to_json_bytes() + b"\n")
+        out.flush()
+        batch.clear()
+
+    for number, line in _read_lines(sys.stdin.buffer):
+        try:
+            batch.append(decode_dispatch(line))
+        except InvalidDispatch as exc:
+            invalid += 1
+            stderr.print(f"stdin:{number}: {exc.reason}: {exc.message}")
+            continue
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    if invalid:
+        raise SystemExit(EXIT_FAILURE)
+
+
+# --- replay ----------------------------------------------------------------------------------
+
+def default_feed() -> list[Path]:
+    return [seeds.SEED_FEED]
+
+
+def pacing_delays(dispatches: Sequence[Dispatch], rate: float | None,
+                  speed: float | None) -> list[float]:
+    """Seconds to wait before sending each dispatch: a fixed rate, or the original spacing of
+    `published_at` divided by `speed` (no wait where times are missing or go backwards)."""
+    if rate:
+        return [0.0] + [1.0 / rate] * (len(dispatches) - 1) if dispatches else []
+    if not speed:
+        return [0.0] * len(dispatches)
+    delays = [0.0]
+    for previous, current in itertools.pairwise(dispatches):
+        if previous.published_at and current.published_at:
+            gap = (current.published_at - previous.published_at).total_seconds()
+            delays.append(max(gap, 0.0) / speed)
+        else:
+            delays.append(0.0)
+    return delays
+
+
+@app.command(
+    argument("paths", nargs=-1, type=Path),
+    option("--rate", type=float, default=None,
+           help="Dispatches per second (default: as fast as the broker takes them)."),
+    option("--speed", type=float, default=None,
+           help="Replay at the original spacing of published_at, this many times faster "
+                "(1 = original pace)."),
+    # Not named `loop`: Faust passes its event loop to commands under that name.
+    option("--loop", "repeat", is_flag=True, default=False,
+           help="Replay the feed again and again (ids repeat)."),
+    option("--topic", type=str, default=None,
+           help="Topic to publish to (default: the input topic from the settings)."),
+)
+async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
+                 speed: float | None, repeat: bool, topic: str | None) -> None:
+    """Publish a feed of dispatches to the input topic.
+
+    PATHS are agency text files (with their 'date YYYY-MM City, Country | AGENCY | date - ...'
+    header), JSON lines of dispatches, or folders of them; default: the seed feed.
+    Invalid items are reported with file and line, and skipped; the exit status is then 1.
+    """
+    if rate is not None and speed is not None:
+        raise fail("--rate and --speed exclude each other: choose one")
+    if (rate is not None and rate <= 0) or (speed is not None and speed <= 0):
+        raise fail("--rate and --speed must be positive")
+    try:
+        items = list(read_feed(list(paths) or default_feed()))
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    errors: list[FeedError] = [item.error for item in items if item.error]
+    for error in errors:
+        stderr.print(f"[yellow]skipped[/] {error}")
+    dispatches = [item.dispatch for item in items if item.dispatch]
+    if not dispatches:
+        raise fail("the feed holds no valid dispatch")
+    target = topic or settings.topic_dispatches
+    try:
+        await ensure_topics(settings, topics.names.all())
+        producer = await start_producer(settings)
+    except BrokerUnavailable as exc:
+        raise fail(str(exc)) from None
+    delays = pacing_delays(dispatches, rate, speed)
+    sent = 0
+    began = time.monotonic()
+    try:
+        with Progress(TextColumn("replay → {task.fields[target]}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
+                      transient=False) as progress:
+            task = progress.add_task("replay", total=None if repeat else len(dispatches),
+                                     target=target)
+            while True:
+                for dispatch, delay in zip(dispatches, delays, strict=True):
+                    if delay:
+                        await asyncio.sleep(delay)
+                    await producer.send_and_wait(target, dispatch.to_json_bytes(),
+                                                 key=dispatch.id.encode("utf-8"))
+                    sent += 1
+                    progress.advance(task)
+                if not repeat:
+                    break
+    finally:
+        await producer.stop()
+    stderr.print(f"replayed {sent} dispatch(es) to {target} in {time.monotonic() - began:.1f}s"
+                 + (f"; {len(errors)} invalid item(s) skipped" if errors else ""))
+    if errors:
+        raise SystemExit(EXIT_FAILURE)
+
+
+# --- subscribe -------------------------------------------------------------------------------
+
+def resolve_topic(name: str) -> str:
+    """A Kafka topic from a name: a wirewatch topic, or a watched topic's short name."""
+    if name in topics.names.alerts:
+        return topics.names.alerts[name]
+    return name
+
+
+def render_alert(alert: Alert) -> str:
+    """An alert as a few readable lines."""
+    when = alert.published_at.date().isoformat() if alert.published_at else "date unknown"
+    where = ", ".join(p for p in (alert.dateline.city, alert.dateline.country) if p) \
+        if alert.dateline else ""
+    source = " · ".join(p for p in (when, where, alert.agency or "", alert.dispatch_id) if p)
+    why = "; ".join(f"«{e.text}» ({e.rule})" for e in alert.evidence if e.weight > 0)
+    who = ", ".join(f"{e.text} ({e.label})" for e in alert.entities)
+    return "\n".join([
+        f"[{alert.topic} {alert.score:.2f}] {source}",
+        f"  {alert.headline or ''}",
+        f"  why: {why}",
+        f"  entities: {who}",
+    ])
+
+
+def render_record(topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str:
+    """A consumed record, readably: alerts in full, other topics in one line."""
+    if value is None:
+        return f"{topic}: (no value)"
+    if topic.startswith(settings.alert_topic_prefix):
+        try:
+            return render_alert(Alert.model_validate_json(value))
+        except ValueError:
+            pass
+    if topic == settings.topic_dead_letter:
+        found = {name: raw.decode("utf-8", "replace") for name, raw in headers}
+        return (f"{topic}: {found.get(HEADER_REASON, '?')}: "
+                f"{found.get(HEADER_EXCEPTION_MESSAGE, '')}")
+    try:
+        data: Any = json.loads(value)
+    except ValueError:
+        return f"{topic}: {value[:200]!r}"
+    if isinstance(data, dict) and "id" in data:
+        labels = ", ".join(f"{t['topic']} {t['score']:.2f}" for t in data.get("topics", []))
+        return f"{topic}: {data['id']} [{labels or 'no watched topic'}]"
+    return f"{topic}: {value[:200].decode('utf-8', 'replace')}"
+
+
+@app.command(
+    argument("names", nargs=-1, type=str),
+    option("--from-beginning", is_flag=True, default=False,
+           help="Start from the oldest message kept, not from new ones."),
+    option("--json", "as_json", is_flag=True, default=False,
+           help="Print each message value as one JSON line."),
+    option("--max", "max_messages", type=int, default=None,
+           help="Exit after this many messages."),
+    option("--timeout", type=float, default=None,
+           help="Exit after this many seconds (status 3 if --max was not reached)."),
+)
+async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bool,
+                    as_json: bool, max_messages: int | None, timeout: float | None) -> None:
+    """Print messages of alert topics (default: all of them) as they arrive.
+
+    NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
+    """
+    wanted = [resolve_topic(name) for name in names] or list(topics.names.alerts.values())
+    unknown = [name for name in wanted if name not in topics.names.all()]
+    if unknown:
+        raise fail(f"not a wirewatch topic: {', '.join(unknown)}. Known: "
+                   f"{', '.join(topics.names.all())}")
+    try:
+        await ensure_topics(settings, wanted)
+        consumer = await start_consumer(settings, wanted, from_beginning=from_beginning)
+    except BrokerUnavailable as exc:
+        raise fail(str(exc)) from None
+    received = 0
+    deadline = time.monotonic() + timeout if timeout else None
+    out = sys.stdout
+    try:
+        while max_messages is None or received < max_messages:
+            wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+            if wait <= 0:
+                break
+            batches = await consumer.getmany(timeout_ms=int(wait * 1000))
+            for records in batches.values():
+                for record in records:
+                    if as_json:
+                        out.write((record.value or b"null").decode("utf-8", "replace") + "\n")
+                    else:
+                        out.write(render_record(record.topic, record.value,
+                                                list(record.headers)) + "\n\n")
+                    out.flush()
+                    received += 1
+                    if max_messages is not None and received >= max_messages:
+                        return
+    finally:
+        await consumer.stop()
+    if max_messages is not None and received < max_messages:
+        stderr.print(f"timed out after {timeout}s with {received} of {max_messages} messages")
+        raise SystemExit(EXIT_TIMEOUT)
+
+
+def main() -> None:
+    """Console script: Faust's CLI with the wirewatch app and commands."""
+    app.main()

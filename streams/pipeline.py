@@ -1,0 +1,204 @@
+"""The steps around enrichment: decode a raw message into a Dispatch (or a dead-letter
+reason), and turn an enriched dispatch into its alerts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from pydantic import ValidationError
+
+from schemas import Alert, Dispatch, EnrichedDispatch, Entity, alert_id_for
+from schemas.models import MAX_BODY_CHARS, utc_now
+
+# Dead-letter reasons: a small fixed set, so that they can label metrics.
+REASON_INVALID_UTF8 = "invalid_utf8"
+REASON_INVALID_JSON = "invalid_json"
+REASON_INVALID_DISPATCH = "invalid_dispatch"
+REASON_TOO_LARGE = "too_large"
+REASON_PROCESSING_ERROR = "processing_error"
+DEAD_LETTER_REASONS = (
+    REASON_INVALID_UTF8,
+    REASON_INVALID_JSON,
+    REASON_INVALID_DISPATCH,
+    REASON_TOO_LARGE,
+    REASON_PROCESSING_ERROR,
+)
+# A raw message larger than this cannot hold a valid dispatch (4 bytes per character at most,
+# plus room for the other fields); it is rejected before JSON parsing.
+MAX_MESSAGE_BYTES = 4 * MAX_BODY_CHARS + 64 * 1024
+
+
+class InvalidDispatch(ValueError):
+    """A message that is not a valid dispatch, with a reason code and a readable message."""
+
+    def __init__(self, reason: str, message: str, exception_class: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+        self.exception_class = exception_class
+
+
+def decode_dispatch(raw: bytes | None) -> Dispatch:
+    """Validate a raw Kafka value as a `Dispatch`, or raise `InvalidDispatch` saying why."""
+    if raw is None:
+        raise InvalidDispatch(REASON_INVALID_JSON, "message has no value (tombstone)",
+                              "ValueError")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidDispatch(
+            REASON_TOO_LARGE,
+            f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes",
+            "ValueError",
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidDispatch(REASON_INVALID_UTF8, f"value is not UTF-8: {exc}",
+                              type(exc).__name__) from None
+    try:
+        return Dispatch.model_validate_json(raw)
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        if any(error["type"] == "json_invalid" for error in errors):
+            reason = REASON_INVALID_JSON
+        elif any(error["type"] == "string_too_long" for error in errors):
+            reason = REASON_TOO_LARGE
+        else:
+            reason = REASON_INVALID_DISPATCH
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"
+            for error in errors[:10]
+        )
+        raise InvalidDispatch(reason, details, "ValidationError") from None
+
+
+def lead_sentence(body: str, limit: int = 200) -> str:
+    """The first sentence of the body, cut at `limit` characters: a headline stand-in."""
+    paragraph = body.strip().split("\n", 1)[0]
+    for end in (". ", "! ", "? "):
+        cut = paragraph.find(end)
+        if 0 < cut < limit:
+            return paragraph[: cut + 1]
+    return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"
+
+
+def top_entities(entities: list[Entity], limit: int) -> list[Entity]:
+    """Distinct entities, most mentioned first (first mention breaks ties), one mention each."""
+    counts: Counter[tuple[str, str]] = Counter((e.label, e.text) for e in entities)
+    first: dict[tuple[str, str], Entity] = {}
+    for entity in entities:
+        first.setdefault((entity.label, entity.text), entity)
+    ranked = sorted(first, key=lambda key: -counts[key])
+    return [first[key] for key in ranked[:limit]]
+
+
+@dataclass(frozen=True)
+class AlertOut:
+    """An alert and the Kafka topic it goes to."""
+
+    kafka_topic: str
+    alert: Alert
+
+
+def build_alerts(enriched: EnrichedDispatch, alert_topic_prefix: str,
+                 top_entities_limit: int) -> list[AlertOut]:
+    """One alert per watched topic the dispatch belongs to."""
+    headline = enriched.headline or lead_sentence(enriched.body)
+    entities = top_entities(enriched.entities, top_entities_limit)
+    alerted_at = utc_now()
+    return [
+        AlertOut(
+            kafka_topic=f"{alert_topic_prefix}{match.topic}",
+            alert=Alert(
+                alert_id=alert_id_for(enriched.id, match.topic),
+                topic=match.topic,
+                score=match.score,
+                evidence=match.evidence,
+                dispatch_id=enriched.id,
+                headline=headline,
+                agency=enriched.agency,
+                dateline=enriched.dateline,
+                published_at=enriched.published_at,
+                entities=entities,
+                alerted_at=alerted_at,
+            ),
+        )
+        for match in enriched.topics
+    ]
+
+
+# Dead-letter headers: Kafka Connect's names (string values, readable with kcat -J), plus
+# Spring Kafka's name for the original timestamp, which Connect does not carry.
+HEADER_TOPIC = "__connect.errors.topic"
+HEADER_PARTITION = "__connect.errors.partition"
+HEADER_OFFSET = "__connect.errors.offset"
+HEADER_EXCEPTION_CLASS = "__connect.errors.exception.class.name"
+HEADER_EXCEPTION_MESSAGE = "__connect.errors.exception.message"
+HEADER_TIMESTAMP = "kafka_dlt-original-timestamp"
+HEADER_REASON = "wirewatch.errors.reason"
+MAX_HEADER_MESSAGE_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class SourcePosition:
+    """Where a consumed message came from."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    """A record to publish: everything an agent needs to send it, nothing it must decide."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def dead_letter_record(
+    dead_letter_topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    source: SourcePosition,
+    reason: str,
+    exception_class: str,
+    message: str,
+) -> OutgoingRecord:
+    """The original key and value, unchanged, with headers saying where they came from and why
+    they were rejected, so that they can be inspected and replayed."""
+    headers = [
+        (HEADER_TOPIC, source.topic),
+        (HEADER_PARTITION, str(source.partition)),
+        (HEADER_OFFSET, str(source.offset)),
+        (HEADER_EXCEPTION_CLASS, exception_class),
+        (HEADER_EXCEPTION_MESSAGE, message[:MAX_HEADER_MESSAGE_CHARS]),
+        (HEADER_REASON, reason),
+    ]
+    if source.timestamp_ms is not None:
+        headers.append((HEADER_TIMESTAMP, str(source.timestamp_ms)))
+    return OutgoingRecord(
+        topic=dead_letter_topic,
+        key=key,
+        value=value,
+        headers=tuple((name, text.encode("utf-8")) for name, text in headers),
+    )
+
+
+def enriched_records(
+    enriched: EnrichedDispatch,
+    enriched_topic: str,
+    alert_topic_prefix: str,
+    top_entities_limit: int,
+) -> list[OutgoingRecord]:
+    """The enriched dispatch and one alert per matching topic, all keyed by dispatch id."""
+    key = enriched.id.encode("utf-8")
+    records = [OutgoingRecord(enriched_topic, key, enriched.to_json_bytes())]
+    records.extend(
+        OutgoingRecord(out.kafka_topic, key, out.alert.to_json_bytes())
+        for out in build_alerts(enriched, alert_topic_prefix, top_entities_limit)
+    )
+    return records

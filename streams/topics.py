@@ -1,0 +1,45 @@
+"""Every Kafka topic of wirewatch, named from the settings and the watched-topic files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from faust.types import TopicT
+
+from streams.app import app
+from streams.rules import load_definitions
+from streams.settings import Settings
+
+WATCHED_TOPICS: tuple[str, ...] = tuple(d.topic for d in load_definitions())
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    dispatches: str
+    enriched: str
+    dead_letter: str
+    alerts: dict[str, str]  # watched topic -> Kafka topic
+
+    @classmethod
+    def from_settings(cls, settings: Settings, watched: tuple[str, ...] = WATCHED_TOPICS
+                      ) -> TopicNames:
+        return cls(
+            dispatches=settings.topic_dispatches,
+            enriched=settings.topic_enriched,
+            dead_letter=settings.topic_dead_letter,
+            alerts={topic: settings.alert_topic(topic) for topic in watched},
+        )
+
+    def all(self) -> tuple[str, ...]:
+        return (self.dispatches, self.enriched, *self.alerts.values(), self.dead_letter)
+
+
+names = TopicNames.from_settings(app.wirewatch_settings)
+app.owned_topics = names.all()
+
+dispatches: TopicT = app.topic(names.dispatches, value_type=bytes)
+enriched: TopicT = app.topic(names.enriched, value_type=bytes)
+dead_letter: TopicT = app.topic(names.dead_letter, value_type=bytes)
+alerts: dict[str, TopicT] = {
+    kafka_topic: app.topic(kafka_topic, value_type=bytes) for kafka_topic in names.alerts.values()
+}
