@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -81,11 +82,12 @@ class Dispatch(Message):
         default=None, description="When the agency published it, with a timezone."
     )
 
-    @model_validator(mode="after")
-    def _body_has_text(self) -> Dispatch:
-        if not self.body.strip():
+    @field_validator("body")
+    @classmethod
+    def _body_has_text(cls, value: str) -> str:
+        if not value.strip():
             raise ValueError("body must contain text, not only whitespace")
-        return self
+        return value
 
 
 class Entity(Message):

@@ -303,6 +303,8 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bo
         consumer = await start_consumer(settings, wanted, from_beginning=from_beginning)
     except BrokerUnavailable as exc:
         raise fail(str(exc)) from None
+    stderr.print(f"listening on {', '.join(wanted)}"
+                 f"{' from the beginning' if from_beginning else ''} (Ctrl-C to stop)")
     received = 0
     deadline = time.monotonic() + timeout if timeout else None
     out = sys.stdout

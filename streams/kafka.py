@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
@@ -123,9 +123,10 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
 
 async def start_consumer(settings: Settings, topics: list[str], *,
                          from_beginning: bool) -> AIOKafkaConsumer:
-    """A group-less consumer of all partitions of `topics`, started, or `BrokerUnavailable`."""
+    """A group-less consumer of all partitions of `topics`, started and positioned, or
+    `BrokerUnavailable`. Positions are resolved before returning, so that a message produced
+    after this returns is never missed by a consumer that starts "from now"."""
     consumer = AIOKafkaConsumer(
-        *topics,
         **connection_options(settings),
         group_id=None,
         enable_auto_commit=False,
@@ -137,4 +138,17 @@ async def start_consumer(settings: Settings, topics: list[str], *,
     except KafkaConnectionError as exc:
         await consumer.stop()
         raise _unavailable(settings, exc) from exc
+    await consumer.topics()  # fetches metadata of all topics, so partitions are known
+    partitions = [
+        TopicPartition(topic, number)
+        for topic in topics
+        for number in sorted(consumer.partitions_for_topic(topic) or ())
+    ]
+    consumer.assign(partitions)
+    if from_beginning:
+        await consumer.seek_to_beginning(*partitions)
+    else:
+        await consumer.seek_to_end(*partitions)
+    for partition in partitions:
+        await consumer.position(partition)
     return consumer

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `make run`: broker, worker, seed replay, alerts printed as they arrive. Ctrl-C stops
+# everything this script started (a broker that was already running is left running).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+wirewatch=.venv/bin/wirewatch
+state=${WIREWATCH_STATE_DIR:-.wirewatch}
+mkdir -p "$state"
+worker_log="$state/worker.log"
+subscribe_err="$state/subscribe.err"
+
+broker_started=0
+worker_pid=""
+subscribe_pid=""
+
+cleanup() {
+  trap - INT TERM EXIT
+  echo
+  [[ -n "$subscribe_pid" ]] && kill "$subscribe_pid" 2>/dev/null || true
+  if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
+    echo "stopping the worker (pid $worker_pid)..."
+    kill -TERM "$worker_pid" 2>/dev/null || true
+    wait "$worker_pid" 2>/dev/null || true
+  fi
+  if [[ "$broker_started" == 1 ]]; then
+    "$wirewatch" broker stop || true
+  fi
+}
+trap cleanup INT TERM EXIT
+
+if ! "$wirewatch" broker status >/dev/null 2>&1; then
+  broker_started=1
+fi
+"$wirewatch" broker start
+
+echo "starting the worker (log: $worker_log)..."
+"$wirewatch" worker -l info >"$worker_log" 2>&1 &
+worker_pid=$!
+
+# Subscribe before replaying, and wait until the subscriber is positioned, so that no alert
+# produced by this run is missed (and none of an earlier run is shown).
+"$wirewatch" subscribe 2>"$subscribe_err" &
+subscribe_pid=$!
+for _ in $(seq 1 300); do
+  grep -q "listening on" "$subscribe_err" 2>/dev/null && break
+  if ! kill -0 "$subscribe_pid" 2>/dev/null; then cat "$subscribe_err" >&2; exit 1; fi
+  sleep 0.1
+done
+cat "$subscribe_err" >&2
+
+"$wirewatch" replay "$@"
+echo "waiting for alerts; Ctrl-C stops the worker and the broker this run started" >&2
+wait "$subscribe_pid"

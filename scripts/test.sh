@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make test`: lint, type-check, then the whole test suite against a real local broker.
+# Starts the broker if none is running, and stops it afterwards only if it started it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.venv/bin
+
+"$bin/ruff" check .
+"$bin/mypy"
+
+broker_started=0
+if ! "$bin/wirewatch" broker status >/dev/null 2>&1; then
+  broker_started=1
+fi
+stop_broker() {
+  if [[ "$broker_started" == 1 ]]; then "$bin/wirewatch" broker stop || true; fi
+}
+trap stop_broker EXIT
+"$bin/wirewatch" broker start
+
+"$bin/pytest" "$@"

@@ -1,0 +1,92 @@
+"""Topic classification: the seed's topics, scores with evidence, and hard negatives."""
+
+from __future__ import annotations
+
+import pytest
+
+from streams.classify import classify, score_topics, sections_of
+
+
+def topics_of(definitions, body, headline=None):
+    return [match.topic for match in classify(definitions, headline, body)]
+
+
+def test_seed_belongs_to_all_three_topics_with_withdrawal_first(definitions, seed_dispatch):
+    matches = classify(definitions, seed_dispatch.headline, seed_dispatch.body)
+    assert [m.topic for m in matches][0] == "withdrawal"
+    assert {m.topic for m in matches} == {"withdrawal", "russia-ukraine", "iran-deal"}
+    assert all(0.0 <= m.score <= 1.0 for m in matches)
+
+
+def test_evidence_points_at_the_text_it_quotes(definitions, seed_dispatch):
+    for match in classify(definitions, seed_dispatch.headline, seed_dispatch.body):
+        assert match.evidence, match.topic
+        for evidence in match.evidence:
+            assert seed_dispatch.body[evidence.start:evidence.end] == evidence.text
+    withdrawal = classify(definitions, None, seed_dispatch.body)[0]
+    assert any("retrait coordonné des troupes" in e.text for e in withdrawal.evidence)
+
+
+def test_headline_evidence_has_headline_offsets(definitions):
+    headline = "Afghanistan: les derniers soldats américains ont quitté Kaboul"
+    body = ("Les derniers soldats américains ont quitté l'Afghanistan lundi soir, mettant fin "
+            "à vingt ans de présence militaire.\n\nLe retrait des troupes s'achève.")
+    [match] = classify(definitions, headline, body)
+    assert match.topic == "withdrawal"
+    in_headline = [e for e in match.evidence if e.field == "headline"]
+    assert in_headline and all(headline[e.start:e.end] == e.text for e in in_headline)
+
+
+def test_same_text_with_or_without_accents_scores_the_same(definitions):
+    accented = "Moscou a annoncé le retrait de ses troupes déployées à la frontière ukrainienne."
+    plain = "Moscou a annonce le retrait de ses troupes deployees a la frontiere ukrainienne."
+    scores = [[(s.topic, round(s.score, 6)) for s in score_topics(definitions, None, text)]
+              for text in (accented, plain)]
+    assert scores[0] == scores[1]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Washington a annoncé mardi son retrait de l'accord sur le climat, une décision "
+        "vivement critiquée par ses partenaires européens.",
+        "Le candidat écologiste a annoncé le retrait de sa candidature à l'élection "
+        "présidentielle, faute de parrainages suffisants.",
+        "Le gouvernement a retiré le projet de loi sur les retraites après des semaines de "
+        "manifestations.",
+        "Plusieurs entreprises occidentales ont annoncé leur retrait du marché russe, "
+        "invoquant des difficultés logistiques.",
+    ],
+)
+def test_other_senses_of_withdrawal_are_not_withdrawal(definitions, body):
+    assert "withdrawal" not in topics_of(definitions, body)
+
+
+def test_russian_news_without_ukraine_is_not_russia_ukraine(definitions):
+    body = ("Le Kremlin a annoncé une hausse des retraites de 8 % à partir de janvier. "
+            "Vladimir Poutine a présidé une réunion sur l'économie russe à Moscou.")
+    assert "russia-ukraine" not in topics_of(definitions, body)
+
+
+def test_iranian_protests_are_not_the_nuclear_deal(definitions):
+    body = ("De nouvelles manifestations ont eu lieu à Téhéran après la mort de Mahsa Amini. "
+            "La répression a fait des dizaines de morts, selon des ONG iraniennes.")
+    assert "iran-deal" not in topics_of(definitions, body)
+
+
+def test_a_dispatch_about_the_war_is_russia_ukraine(definitions):
+    body = ("Les forces russes ont lancé une offensive sur Kharkiv jeudi. Kiev a appelé ses "
+            "alliés à accélérer les livraisons d'armes à l'Ukraine face à l'invasion russe.")
+    assert topics_of(definitions, body) == ["russia-ukraine"]
+
+
+def test_a_dispatch_about_the_iaea_report_is_iran_deal(definitions):
+    body = ("L'Iran a accru son stock d'uranium enrichi à 60 %, selon un rapport de l'AIEA "
+            "consulté par l'AFP. Les négociations de Vienne sur l'accord nucléaire sont au "
+            "point mort.")
+    assert topics_of(definitions, body) == ["iran-deal"]
+
+
+def test_sections_mark_the_first_paragraph_as_lead():
+    [body] = sections_of(None, "Premier paragraphe.\n\nSecond.")
+    assert body.lead_end == len("Premier paragraphe.")

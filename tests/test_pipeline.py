@@ -1,0 +1,99 @@
+"""Decoding raw messages (and why they are dead-lettered), dead-letter records, alerts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
+from schemas.models import MAX_BODY_CHARS
+from streams.pipeline import (
+    HEADER_EXCEPTION_CLASS,
+    HEADER_EXCEPTION_MESSAGE,
+    HEADER_OFFSET,
+    HEADER_PARTITION,
+    HEADER_REASON,
+    HEADER_TIMESTAMP,
+    HEADER_TOPIC,
+    InvalidDispatch,
+    SourcePosition,
+    dead_letter_record,
+    decode_dispatch,
+    enriched_records,
+    lead_sentence,
+    top_entities,
+)
+
+
+def good(**fields) -> bytes:
+    return json.dumps({"id": "d1", "language": "fr", "body": "Texte.", **fields}).encode()
+
+
+def test_valid_message_decodes():
+    assert decode_dispatch(good()).id == "d1"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason", "says"),
+    [
+        (b"{not json", "invalid_json", "Invalid JSON"),
+        (b"\xff\xfe\x00garbage", "invalid_utf8", "not UTF-8"),
+        (b'["a", "list"]', "invalid_dispatch", "should be an object"),
+        (b'{"id": "d1", "language": "fr"}', "invalid_dispatch", "body: Field required"),
+        (good(published_at="not a date"), "invalid_dispatch", "published_at"),
+        (good(body="x" * (MAX_BODY_CHARS + 1)), "too_large", "body"),
+        (b" " * (5 * 1024 * 1024), "too_large", "exceeds the limit"),
+        (None, "invalid_json", "tombstone"),
+    ],
+)
+def test_invalid_messages_get_a_reason_and_a_readable_message(raw, reason, says):
+    with pytest.raises(InvalidDispatch) as raised:
+        decode_dispatch(raw)
+    assert raised.value.reason == reason
+    assert says in raised.value.message
+
+
+def test_dead_letter_keeps_the_original_bytes_and_says_where_from_and_why():
+    source = SourcePosition("dispatches", 3, 42, 1_618_400_000_000)
+    record = dead_letter_record("dispatches.dlq", b"k", b"{bad", source, "invalid_json",
+                                "ValidationError", "Invalid JSON")
+    headers = {name: value.decode() for name, value in record.headers}
+    assert (record.topic, record.key, record.value) == ("dispatches.dlq", b"k", b"{bad")
+    assert headers == {
+        HEADER_TOPIC: "dispatches", HEADER_PARTITION: "3", HEADER_OFFSET: "42",
+        HEADER_TIMESTAMP: "1618400000000", HEADER_EXCEPTION_CLASS: "ValidationError",
+        HEADER_EXCEPTION_MESSAGE: "Invalid JSON", HEADER_REASON: "invalid_json",
+    }
+
+
+def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher,
+                                                                        seed_dispatch):
+    enriched = enricher.enrich(seed_dispatch)
+    records = enriched_records(enriched, "dispatches.enriched", "alerts.", 5)
+    assert [r.topic for r in records] == ["dispatches.enriched"] + [
+        f"alerts.{m.topic}" for m in enriched.topics]
+    assert {r.key for r in records} == {seed_dispatch.id.encode()}
+    assert EnrichedDispatch.model_validate_json(records[0].value or b"") == enriched
+    for record, match in zip(records[1:], enriched.topics, strict=True):
+        alert = Alert.model_validate_json(record.value or b"")
+        assert alert.alert_id == alert_id_for(seed_dispatch.id, match.topic)
+        assert (alert.topic, alert.score, alert.evidence) == (match.topic, match.score,
+                                                              match.evidence)
+        assert alert.dateline == seed_dispatch.dateline
+        assert alert.headline and alert.headline.startswith("Le chef de la diplomatie")
+        assert 0 < len(alert.entities) <= 5
+
+
+def test_lead_sentence_stands_in_for_a_missing_headline():
+    assert lead_sentence("Première phrase. Deuxième phrase.") == "Première phrase."
+    assert lead_sentence("x" * 300, limit=50).endswith("…")
+
+
+def test_top_entities_are_distinct_and_most_mentioned_first(enricher):
+    enriched = enricher.enrich(Dispatch(
+        id="t", language="fr",
+        body="Kiev a répondu à Moscou. Kiev refuse. Kiev attend. Moscou insiste."))
+    top = top_entities(enriched.entities, 10)
+    assert [e.text for e in top][:2] == ["Kiev", "Moscou"]
+    assert len({(e.label, e.text) for e in top}) == len(top)
