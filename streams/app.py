@@ -19,6 +19,11 @@ class WirewatchApp(faust.App):
     # Filled by streams.topics: every Kafka topic the worker reads or writes.
     owned_topics: tuple[str, ...] = ()
 
+    async def on_first_start(self) -> None:
+        # Faust creates its data folder without parents; the state folder may not exist yet.
+        self.wirewatch_settings.state_dir.mkdir(parents=True, exist_ok=True)
+        await super().on_first_start()
+
     async def on_start(self) -> None:
         await super().on_start()
         # Before the consumer subscribes: Faust only declares internal topics, and an input

@@ -104,6 +104,20 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],
             await asyncio.sleep(0.2)
 
 
+async def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list[int]]:
+    """The partition numbers of each topic, asked of the broker."""
+    admin = AIOKafkaAdminClient(**connection_options(settings))
+    try:
+        await admin.start()
+        descriptions = await admin.describe_topics(topics)
+    except KafkaConnectionError as exc:
+        raise _unavailable(settings, exc) from exc
+    finally:
+        await admin.close()
+    return {d["topic"]: sorted(p["partition"] for p in d.get("partitions", []))
+            for d in descriptions}
+
+
 async def start_producer(settings: Settings) -> AIOKafkaProducer:
     """An idempotent producer that waits for all replicas, started, or `BrokerUnavailable`."""
     producer = AIOKafkaProducer(
@@ -138,11 +152,10 @@ async def start_consumer(settings: Settings, topics: list[str], *,
     except KafkaConnectionError as exc:
         await consumer.stop()
         raise _unavailable(settings, exc) from exc
-    await consumer.topics()  # fetches metadata of all topics, so partitions are known
     partitions = [
         TopicPartition(topic, number)
-        for topic in topics
-        for number in sorted(consumer.partitions_for_topic(topic) or ())
+        for topic, numbers in (await partitions_of(settings, topics)).items()
+        for number in numbers
     ]
     consumer.assign(partitions)
     if from_beginning:

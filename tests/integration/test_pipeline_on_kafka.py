@@ -1,0 +1,114 @@
+"""The pipeline end to end on the real broker: replay -> worker -> enriched, alerts, DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import urllib.request
+
+from schemas import Alert, EnrichedDispatch, alert_id_for
+from streams.kafka import start_producer
+from streams.pipeline import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
+from tests.integration.conftest import Deployment, consume
+
+SEED_ID = "702952208b099811"
+WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")
+
+
+def produce(deployment: Deployment, records: list[tuple[bytes, bytes]]) -> list[tuple[int, int]]:
+    """Produce (key, value) records to the input topic; return their (partition, offset)."""
+
+    async def _produce() -> list[tuple[int, int]]:
+        producer = await start_producer(deployment.settings)
+        try:
+            metadata = [await producer.send_and_wait(deployment.settings.topic_dispatches,
+                                                     value, key=key)
+                        for key, value in records]
+        finally:
+            await producer.stop()
+        return [(m.partition, m.offset) for m in metadata]
+
+    return asyncio.run(_produce())
+
+
+def test_seed_replay_gives_one_alert_on_each_watched_topic(deployment, worker):
+    result = deployment.run("replay")
+    assert result.returncode == 0, result.stderr.decode()
+    assert "replayed 1 dispatch(es)" in result.stderr.decode()
+
+    settings = deployment.settings
+    alert_topics = [settings.alert_topic(topic) for topic in WATCHED]
+    records = consume(settings, alert_topics, until=3)
+    alerts = {record.topic: Alert.model_validate_json(record.value) for record in records}
+    assert sorted(r.topic for r in records) == sorted(alert_topics), "one alert per topic"
+    for topic in WATCHED:
+        alert = alerts[settings.alert_topic(topic)]
+        assert alert.dispatch_id == SEED_ID and alert.topic == topic
+        assert alert.alert_id == alert_id_for(SEED_ID, topic)
+        assert alert.evidence
+    assert all(r.key == SEED_ID.encode() for r in records)
+
+    [enriched_record] = consume(settings, [settings.topic_enriched], until=1)
+    enriched = EnrichedDispatch.model_validate_json(enriched_record.value)
+    entities = {(e.text, e.label) for e in enriched.entities}
+    assert {("Antony Blinken", "PER"), ("Otan", "ORG"), ("Afghanistan", "LOC")} <= entities
+
+
+def test_malformed_message_is_dead_lettered_and_the_next_dispatch_still_processed(
+        deployment, worker):
+    good = json.dumps({"id": "after-bad", "language": "fr",
+                       "body": "Le festival de Cannes s'ouvre mardi sous le soleil."}).encode()
+    [(bad_partition, bad_offset), _] = produce(deployment, [(b"bad-1", b"{malformed"),
+                                                            (b"after-bad", good)])
+    settings = deployment.settings
+    [dead] = consume(settings, [settings.topic_dead_letter], until=1)
+    headers = {name: value.decode() for name, value in dead.headers}
+    assert (dead.key, dead.value) == (b"bad-1", b"{malformed")
+    assert headers[HEADER_TOPIC] == settings.topic_dispatches
+    assert (headers[HEADER_PARTITION], headers[HEADER_OFFSET]) == (str(bad_partition),
+                                                                   str(bad_offset))
+    assert headers[HEADER_REASON] == "invalid_json"
+
+    enriched_ids = {r.key for r in consume(settings, [settings.topic_enriched], until=2)}
+    assert b"after-bad" in enriched_ids
+    assert worker.process.poll() is None, "the worker keeps running"
+
+
+def test_metrics_count_what_the_worker_did(deployment, worker):
+    # runs after the two tests above in this module: 3 messages in, 1 dead-lettered
+    url = f"http://127.0.0.1:{deployment.settings.web_port}/metrics"
+    consume(deployment.settings, [deployment.settings.topic_enriched], until=2, settle=0)
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+
+    def value(pattern: str) -> float:
+        found = re.search(rf"^{pattern} ([0-9.e+]+)$", page, re.MULTILINE)
+        assert found, f"{pattern} not in /metrics"
+        return float(found.group(1))
+
+    assert value("wirewatch_dispatches_consumed_total") == 3
+    assert value("wirewatch_dispatches_enriched_total") == 2
+    assert value('wirewatch_dead_letters_total{reason="invalid_json"}') == 1
+    for topic in WATCHED:
+        assert value(f'wirewatch_alerts_published_total{{topic="{topic}"}}') == 1
+    assert value("wirewatch_processing_seconds_count") == 3
+    assert "faust_" in page  # Faust's own sensors are served too
+
+
+def test_subscribe_prints_alerts_as_json_lines(deployment, worker):
+    result = deployment.run("subscribe", "withdrawal", "--from-beginning", "--json",
+                            "--max", "1", "--timeout", "60")
+    assert result.returncode == 0, result.stderr.decode()
+    [line] = result.stdout.decode().splitlines()
+    alert = Alert.model_validate_json(line)
+    assert (alert.topic, alert.dispatch_id) == ("withdrawal", SEED_ID)
+
+
+def test_subscribe_readable_output_says_why(deployment, worker):
+    result = deployment.run("subscribe", "iran-deal", "--from-beginning", "--max", "1",
+                            "--timeout", "60")
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode()
+    assert out.startswith("[iran-deal ")
+    assert "why: «accord nucléaire»" in out and "Bruxelles, Belgique" in out
