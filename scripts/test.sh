@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 
+scripts/system-deps.sh kcat:kcat
+
 "$bin/ruff" check .
 "$bin/mypy"
 

@@ -1,4 +1,4 @@
-"""Watched-topic definitions: the data files under `streams/topic_definitions/`, their schema and loader."""
+"""Watched-topic definitions: the YAML files in `streams/topic_definitions/`, schema, loader."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import subprocess
 import urllib.request
 
 from schemas import Alert, EnrichedDispatch, alert_id_for
@@ -112,3 +113,15 @@ def test_subscribe_readable_output_says_why(deployment, worker):
     out = result.stdout.decode()
     assert out.startswith("[iran-deal ")
     assert "why: «accord nucléaire»" in out and "Bruxelles, Belgique" in out
+
+
+def test_any_kafka_client_reads_alerts_as_json(deployment, worker):
+    # kcat, from Debian's packages (`make test` installs it): no wirewatch code involved.
+    topic = deployment.settings.alert_topic("withdrawal")
+    consume(deployment.settings, [topic], until=1, settle=0)
+    result = subprocess.run(
+        ["kcat", "-C", "-b", deployment.settings.bootstrap_servers, "-t", topic, "-e", "-q"],
+        capture_output=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr.decode()
+    [line] = result.stdout.decode().splitlines()
+    assert json.loads(line)["alert_id"] == alert_id_for(SEED_ID, "withdrawal")

@@ -1,0 +1,69 @@
+"""The CLI as a user runs it: offline enrichment, and clear failures without a broker."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from schemas import EnrichedDispatch
+from seeds import SEED_FEED
+from tests.integration.conftest import free_port
+
+WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+
+
+def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
+        ) -> subprocess.CompletedProcess[bytes]:
+    import os
+
+    return subprocess.run([WIREWATCH, *args], input=stdin, capture_output=True, timeout=120,
+                          env={**os.environ, **(env or {})}, check=False)
+
+
+def test_enrich_turns_dispatch_lines_into_enriched_lines_and_reports_bad_ones():
+    stdin = SEED_FEED.read_bytes() + b"{oops\n\n" + json.dumps(
+        {"id": "x", "language": "fr", "body": "Kiev et Moscou négocient."}).encode() + b"\n"
+    result = run("enrich", stdin=stdin)
+    assert result.returncode == 1  # one line was invalid
+    assert "stdin:2: invalid_json" in result.stderr.decode()
+    lines = result.stdout.decode().splitlines()
+    enriched = [EnrichedDispatch.model_validate_json(line) for line in lines]
+    assert [e.id for e in enriched] == ["702952208b099811", "x"]
+    assert enriched[0].topics[0].topic == "withdrawal"
+
+
+def test_replay_and_subscribe_fail_fast_and_clearly_when_no_broker_answers():
+    env = {"WIREWATCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
+    for args in (("replay",), ("subscribe", "--timeout", "5")):
+        result = run(*args, env=env)
+        assert result.returncode == 1, args
+        assert "no Kafka broker answers" in result.stderr.decode(), args
+
+
+def test_replay_rejects_contradictory_pacing():
+    result = run("replay", "--rate", "5", "--speed", "2")
+    assert result.returncode == 1
+    assert "--rate and --speed exclude each other" in result.stderr.decode()
+
+
+def test_help_explains_the_commands():
+    out = run("--help").stdout.decode()
+    for command in ("broker", "enrich", "replay", "subscribe", "worker"):
+        assert command in out
+
+
+def test_pacing_by_rate_or_by_original_spacing():
+    from datetime import UTC, datetime, timedelta
+
+    from schemas import Dispatch
+    from streams.cli import pacing_delays
+
+    start = datetime(2021, 8, 15, 10, tzinfo=UTC)
+    feed = [Dispatch(id=str(i), language="fr", body="x", published_at=start + timedelta(
+        seconds=offset)) for i, offset in enumerate((0, 60, 30, 90))]
+    assert pacing_delays(feed, rate=4, speed=None) == [0.0, 0.25, 0.25, 0.25]
+    # 60 s apart at 10x is 6 s; time going backwards does not wait
+    assert pacing_delays(feed, rate=None, speed=10) == [0.0, 6.0, 0.0, 6.0]
+    assert pacing_delays(feed, rate=None, speed=None) == [0.0] * 4

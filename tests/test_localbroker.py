@@ -1,0 +1,53 @@
+"""The local broker manager: configuration and the errors a user meets, without starting Java."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from streams import localbroker
+from streams.settings import Settings
+
+
+def test_kafka_version_is_4x_from_the_pom():
+    assert localbroker.kafka_version().startswith("4.")
+
+
+def test_server_properties_run_kraft_on_loopback_without_auto_topic_creation(tmp_path):
+    settings = Settings(state_dir=tmp_path, broker_port=19092, controller_port=19093)
+    paths = localbroker.BrokerPaths.from_settings(settings)
+    props = dict(line.split("=", 1) for line in
+                 localbroker.server_properties(settings, paths).splitlines()
+                 if line and not line.startswith("#"))
+    assert props["process.roles"] == "broker,controller"
+    assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+    assert props["auto.create.topics.enable"] == "false"
+    assert props["log.dirs"] == str(paths.data)
+    assert str(paths.data).startswith(str(tmp_path.resolve()))
+
+
+def test_start_refuses_a_port_taken_by_another_process(tmp_path):
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        settings = Settings(state_dir=tmp_path, cache_dir=tmp_path, broker_port=port)
+        with pytest.raises(localbroker.BrokerError, match=f"port 127.0.0.1:{port} is taken"):
+            localbroker.start(settings)
+
+
+def test_missing_maven_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # neither mvn nor java here
+    paths = localbroker.BrokerPaths.from_settings(Settings(cache_dir=tmp_path / "cache"))
+    with pytest.raises(localbroker.BrokerError, match="`mvn` is not on PATH"):
+        localbroker.resolve_jars(paths)
+
+
+def test_stop_without_a_broker_of_ours_touches_nothing(tmp_path):
+    settings = Settings(state_dir=tmp_path)
+    paths = localbroker.BrokerPaths.from_settings(settings)
+    paths.home.mkdir(parents=True)
+    paths.pidfile.write_text("1\n")  # pid 1 is alive but is not our broker
+    assert localbroker.stop(settings) is None
+    assert not paths.pidfile.exists()
