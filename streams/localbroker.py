@@ -11,6 +11,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -195,7 +196,8 @@ def start(settings: Settings, timeout: float | None = None) -> StartResult:
     pid = running_pid(paths)
     host, port = settings.broker_host, settings.broker_port
     if pid is not None:
-        _wait_until_ready(settings, paths, pid, timeout or settings.broker_start_timeout)
+        _wait_until_ready(settings, paths, lambda: _is_our_broker(pid, paths),
+                          timeout or settings.broker_start_timeout)
         return StartResult(pid, already_running=True, seconds=time.monotonic() - began)
     for taken in (port, settings.controller_port):
         if _port_answers(host, taken):
@@ -221,7 +223,10 @@ def start(settings: Settings, timeout: float | None = None) -> StartResult:
             start_new_session=True,  # Ctrl-C in the terminal must not reach the broker directly
         )
     paths.pidfile.write_text(f"{process.pid}\n", encoding="utf-8")
-    _wait_until_ready(settings, paths, process.pid, timeout or settings.broker_start_timeout)
+    # Ask the child itself whether it exited: right after the fork, /proc still shows the
+    # Python command line until java is exec'd.
+    _wait_until_ready(settings, paths, lambda: process.poll() is None,
+                      timeout or settings.broker_start_timeout)
     return StartResult(process.pid, already_running=False, seconds=time.monotonic() - began)
 
 
@@ -234,13 +239,14 @@ def _log_tail(paths: BrokerPaths, lines: int = 25) -> str:
     return "\n".join(chunks)
 
 
-def _wait_until_ready(settings: Settings, paths: BrokerPaths, pid: int, timeout: float) -> None:
+def _wait_until_ready(settings: Settings, paths: BrokerPaths, alive: Callable[[], bool],
+                      timeout: float) -> None:
     """Wait until the broker answers a metadata request, or fail with its log."""
     from streams.kafka import broker_answers
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _is_our_broker(pid, paths):
+        if not alive():
             raise BrokerError(f"the broker exited during start-up.\n{_log_tail(paths)}")
         if _port_answers(settings.broker_host, settings.broker_port) and broker_answers(settings):
             return
