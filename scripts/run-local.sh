@@ -26,7 +26,8 @@ cleanup() {
     "$wirewatch" broker stop || true
   fi
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'exit 0' INT TERM  # Ctrl-C is how a user ends the run: clean up, and it is no error
 
 if ! "$wirewatch" broker status >/dev/null 2>&1; then
   broker_started=1

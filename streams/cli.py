@@ -237,13 +237,27 @@ def resolve_topic(name: str) -> str:
     return name
 
 
+MAX_WHY = 5
+
+
+def _distinct_evidence(alert: Alert) -> list[tuple[tuple[str, str], int]]:
+    """Positive evidence as (text, rule) with its count, strongest first."""
+    counts: dict[tuple[str, str], int] = {}
+    for evidence in alert.evidence:
+        if evidence.weight > 0:
+            key = (evidence.text, evidence.rule)
+            counts[key] = counts.get(key, 0) + 1
+    return list(counts.items())
+
+
 def render_alert(alert: Alert) -> str:
     """An alert as a few readable lines."""
     when = alert.published_at.date().isoformat() if alert.published_at else "date unknown"
     where = ", ".join(p for p in (alert.dateline.city, alert.dateline.country) if p) \
         if alert.dateline else ""
     source = " · ".join(p for p in (when, where, alert.agency or "", alert.dispatch_id) if p)
-    why = "; ".join(f"«{e.text}» ({e.rule})" for e in alert.evidence if e.weight > 0)
+    why = "; ".join(f"«{text}» ({rule}){f' ×{count}' if count > 1 else ''}"
+                    for (text, rule), count in _distinct_evidence(alert)[:MAX_WHY])
     who = ", ".join(f"{e.text} ({e.label})" for e in alert.entities)
     return "\n".join([
         f"[{alert.topic} {alert.score:.2f}] {source}",

@@ -206,13 +206,14 @@ def start(settings: Settings, timeout: float | None = None) -> StartResult:
                 f"project started. Stop it (`ss -ltnp 'sport = :{taken}'` shows which) or set "
                 "WIREWATCH_BROKER_PORT / WIREWATCH_CONTROLLER_PORT to free ports."
             )
+    java = _require_tool("java", "run the Kafka broker")
     resolve_jars(paths)
     paths.data.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(parents=True, exist_ok=True)
     paths.config.write_text(server_properties(settings, paths), encoding="utf-8")
     _format_storage(paths)
     command = [
-        "java", "-Xms256m", f"-Xmx{settings.broker_heap}", "-XX:+UseG1GC",
+        java, "-Xms256m", f"-Xmx{settings.broker_heap}", "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         f"-Dlog4j2.configurationFile={LOG4J_CONFIG}", f"-Dkafka.logs.dir={paths.logs}",
         "-cp", f"{paths.lib}/*", MAIN_CLASS, str(paths.config),

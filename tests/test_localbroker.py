@@ -51,3 +51,13 @@ def test_stop_without_a_broker_of_ours_touches_nothing(tmp_path):
     paths.pidfile.write_text("1\n")  # pid 1 is alive but is not our broker
     assert localbroker.stop(settings) is None
     assert not paths.pidfile.exists()
+
+
+def test_missing_java_is_named_before_anything_starts(tmp_path, monkeypatch):
+    from tests.integration.conftest import free_port
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    settings = Settings(state_dir=tmp_path, cache_dir=tmp_path, broker_port=free_port(),
+                        controller_port=free_port())
+    with pytest.raises(localbroker.BrokerError, match="`java` is not on PATH"):
+        localbroker.start(settings)
