@@ -22,7 +22,12 @@ _HEADER = re.compile(
         \s+[-\u2013\u2014]\s+(?P<lead>.*)$""",
     re.VERBOSE | re.DOTALL,
 )
+# Web news crawls carry a shorter header: only the month, then the article (often its
+# headline as the first paragraph).
+_MONTH_HEADER = re.compile(r"^\s*date\s+(?P<month>\d{4}-\d{2})(?:\s+|$)(?P<rest>.*)$", re.DOTALL)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
+_SENTENCE_END = tuple(".!?…:;»\"")
+MAX_HEADLINE_CHARS = 200
 _SEQUENCE_PREFIX = re.compile(r"^\d+_")
 
 FEED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt")
@@ -44,13 +49,18 @@ def _normalise_body(text: str) -> str:
 
 
 def parse_header_dispatch(text: str, dispatch_id: str, source: str = "<text>") -> Dispatch:
-    """Parse an agency dispatch whose first line is the wire header.
+    """Parse a dispatch whose first line is a wire header.
 
-    The header gives the month, the dateline (city, country), the agency and the date;
-    the rest of the first line after " - " is the lead, which starts the body.
-    Raises `FeedError` naming what is wrong when the header is malformed.
+    The agency header gives the month, the dateline (city, country), the agency and the
+    date; the rest of the first line after " - " is the lead, which starts the body. A
+    header of the month alone (`date 2021-04 ...`, as web crawls have it) is followed
+    directly by the article. Raises `FeedError` naming what is wrong in a malformed header.
     """
     first_line, _, rest = text.lstrip("\ufeff").partition("\n")
+    month_only = _MONTH_HEADER.match(first_line)
+    if month_only and "|" not in first_line:
+        return _parse_month_header(month_only["month"], month_only["rest"] + "\n" + rest,
+                                   dispatch_id, source)
     if not first_line.strip().lower().startswith("date"):
         raise FeedError(source, "header line must start with 'date YYYY-MM', e.g. "
                         "'date 2021-04 Bruxelles, Belgique | AFP | mercredi 14/04/2021 - ...'")
@@ -89,6 +99,28 @@ def parse_header_dispatch(text: str, dispatch_id: str, source: str = "<text>") -
             # The wire header gives the day only; midnight UTC stands for "that day".
             published_at=day,
         )
+    except ValidationError as exc:
+        raise FeedError(source, _summarise_validation_error(exc)) from None
+
+
+def _parse_month_header(month: str, text: str, dispatch_id: str, source: str) -> Dispatch:
+    """`date 2021-04 <headline>\n\n<body>`: a month, then the article. A short first
+    paragraph that does not end like a sentence is taken as the headline."""
+    try:
+        datetime.strptime(month, "%Y-%m")
+    except ValueError:
+        raise FeedError(source, f"header month {month!r} is not a real YYYY-MM month") from None
+    paragraphs = _normalise_body(text).split("\n\n")
+    headline = None
+    first = paragraphs[0]
+    if (len(paragraphs) > 1 and len(first) <= MAX_HEADLINE_CHARS
+            and not first.endswith(_SENTENCE_END)):
+        headline = paragraphs.pop(0)
+    body = "\n\n".join(paragraphs)
+    if not body:
+        raise FeedError(source, "dispatch has a header but no text")
+    try:
+        return Dispatch(id=dispatch_id, language="fr", body=body, headline=headline)
     except ValidationError as exc:
         raise FeedError(source, _summarise_validation_error(exc)) from None
 

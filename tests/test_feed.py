@@ -47,7 +47,8 @@ def test_dateline_without_country_is_a_city():
     ("text", "message"),
     [
         ("Bruxelles | AFP | mercredi 14/04/2021 - Texte", "must start with 'date YYYY-MM'"),
-        ("date 2021-04 Bruxelles, Belgique - mercredi 14/04/2021 - Texte", "separator"),
+        ("date 2021-04 Bruxelles, Belgique | mercredi 14/04/2021 - Texte", "separator"),
+        ("date 2021-13 Texte sans agence.", "not a real YYYY-MM month"),
         ("date 2021-04 Bruxelles, Belgique | AFP | mercredi 31/02/2021 - Texte",
          "not a real DD/MM/YYYY date"),
         ("date 2021-05 Bruxelles, Belgique | AFP | mercredi 14/04/2021 - Texte",
@@ -62,6 +63,24 @@ def test_malformed_headers_say_what_is_wrong(text, message):
     with pytest.raises(FeedError, match=message) as raised:
         parse_header_dispatch(text, "bad", source="feed.txt")
     assert str(raised.value).startswith("feed.txt: ")
+
+
+def test_month_only_header_of_web_crawls_gives_headline_and_body():
+    dispatch = parse_header_dispatch(
+        " date 2020-10 Retrait des troupes : l’Otan quittera l’Afghanistan avec les Etats-Unis"
+        "\n\nLes militaires de l’Alliance quitteront le pays.\n\nSecond paragraphe.", "w1")
+    assert dispatch.headline == ("Retrait des troupes : l’Otan quittera l’Afghanistan avec les "
+                                 "Etats-Unis")
+    assert dispatch.body == "Les militaires de l’Alliance quitteront le pays.\n\nSecond paragraphe."
+    assert (dispatch.agency, dispatch.dateline, dispatch.published_at) == (None, None, None)
+
+
+def test_month_only_header_whose_first_paragraph_is_a_sentence_has_no_headline():
+    dispatch = parse_header_dispatch(
+        'date 2021-04 "Il est temps de ramener nos forces à la maison." Le chef de la '
+        "diplomatie américaine l'a annoncé.\n\nSuite.", "w2")
+    assert dispatch.headline is None
+    assert dispatch.body.startswith('"Il est temps')
 
 
 def test_id_is_the_file_name_after_its_sequence_number(tmp_path):
