@@ -108,6 +108,17 @@ class Entity(Message):
         return self
 
 
+class EntitySummary(Message):
+    """One distinct entity of a dispatch: how often and where it is named."""
+
+    name: str = Field(description="Canonical name when linked, else the commonest spelling.")
+    label: EntityLabel
+    wikidata_id: str | None = None
+    mentions: int = Field(ge=1)
+    in_headline: bool
+    in_lead: bool = Field(description="Named in the first paragraph of the body.")
+
+
 class Evidence(Message):
     """One piece of text that made a topic match, and the rule that matched it."""
 
@@ -131,6 +142,9 @@ class EnrichedDispatch(Dispatch):
     """A dispatch with its entities and the watched topics it belongs to."""
 
     entities: list[Entity]
+    entity_summary: list[EntitySummary] = Field(
+        description="Each distinct entity once, most salient first."
+    )
     topics: list[TopicMatch] = Field(
         description="Exactly the watched topics the dispatch belongs to and alerts on."
     )
@@ -152,7 +166,9 @@ class Alert(Message):
     agency: str | None = None
     dateline: Dateline | None = None
     published_at: AwareDatetime | None = None
-    entities: list[Entity] = Field(description="The most salient entities of the dispatch.")
+    entities: list[EntitySummary] = Field(
+        description="The most salient entities of the dispatch."
+    )
     alerted_at: AwareDatetime
 
 

@@ -1,8 +1,10 @@
-"""Topic classification: score a dispatch against each watched-topic definition, with evidence."""
+"""Topic classification: score a dispatch against each watched-topic definition, sentence by
+sentence, with the evidence that produced the score."""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -10,28 +12,46 @@ from schemas import Evidence, TopicMatch
 from streams.rules import TopicDefinition
 from streams.text import fold
 
-# Each further match of the same rule counts half as much as the one before: repetition
-# shows the subject is sustained, without letting one phrase repeated ten times dominate.
-REPEAT_DECAY = 0.5
+# The n-th best sentence of evidence counts DECAY**n as much as the best one: a sustained
+# subject scores higher than a single sentence, without ten repetitions counting tenfold.
+DECAY = 0.6
 MAX_EVIDENCE_PER_TOPIC = 25
+# A sentence ends at . ! ? … (and a closing quote) before a space, or at a line break.
+_SENTENCE = re.compile(r"[^\s][^\n]*?(?:[.!?…]+[»\"”’']?(?=\s)|$)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
-class Section:
-    """A part of a dispatch that rules read: the headline or the body."""
+class Sentence:
+    """A sentence of the headline or the body, with its folded text and where it stands."""
 
     field: str  # "headline" or "body": where Evidence offsets point
+    start: int
     text: str
-    lead_end: int  # offsets before this are in the lead (whole headline; first paragraph)
+    folded: str
+    position: str  # "headline", "lead" or "body"
 
 
-def sections_of(headline: str | None, body: str) -> tuple[Section, ...]:
-    """The headline (all lead) and the body (lead = its first paragraph)."""
+def lead_end(body: str) -> int:
+    """Where the lead (first) paragraph of a body ends."""
     first_break = body.find("\n\n")
-    body_section = Section("body", body, len(body) if first_break < 0 else first_break)
-    if headline and headline.strip():
-        return (Section("headline", headline, len(headline)), body_section)
-    return (body_section,)
+    return len(body) if first_break < 0 else first_break
+
+
+def sentences_of(headline: str | None, body: str) -> list[Sentence]:
+    """The sentences of headline and body, each marked headline, lead or body."""
+    sentences = []
+    end_of_lead = lead_end(body)
+    for field, text in (("headline", headline or ""), ("body", body)):
+        folded = fold(text)
+        for found in _SENTENCE.finditer(text):
+            if not found.group().strip():
+                continue
+            start = found.start()
+            position = field if field == "headline" else (
+                "lead" if start < end_of_lead else "body")
+            sentences.append(Sentence(field, start, found.group(),
+                                      folded[start:found.end()], position))
+    return sentences
 
 
 @dataclass(frozen=True)
@@ -43,6 +63,7 @@ class TopicScore:
     raw_weight: float
     threshold: float
     missing_requirements: tuple[str, ...]
+    passing_mention: bool
     evidence: tuple[Evidence, ...]
 
     @property
@@ -54,56 +75,87 @@ class TopicScore:
                           evidence=list(self.evidence))
 
 
-def score_topic(definition: TopicDefinition, sections: Sequence[tuple[Section, str]]) -> TopicScore:
-    """Score one topic on sections given with their folded text."""
-    missing = tuple(
-        requirement.name
-        for requirement in definition.requires
-        if not any(requirement.compiled.search(folded) for _, folded in sections)
-    )
-    evidence: list[Evidence] = []
-    raw = 0.0
+def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position_weight: float
+                       ) -> tuple[float, bool, list[Evidence]]:
+    """A sentence's value for a topic (its best positive pattern plus every negative one),
+    whether a substantive pattern matched, and the evidence: the matched phrases, with
+    offsets into the sentence's field."""
+    best = 0.0
+    negative = 0.0
+    substantive = False
+    evidence = []
     for pattern in definition.patterns:
-        multipliers: list[tuple[float, Evidence]] = []
-        for section, folded in sections:
-            for found in pattern.compiled.finditer(folded):
-                in_lead = found.start() < section.lead_end
-                boost = definition.lead_boost if in_lead else 1.0
-                multipliers.append((boost, Evidence(
-                    text=section.text[found.start():found.end()],
-                    field=section.field,
-                    start=found.start(),
-                    end=found.end(),
-                    rule=pattern.rule,
-                    weight=pattern.weight * boost,
-                )))
-        # Strongest occurrences count first, each further one half as much.
-        multipliers.sort(key=lambda item: -item[0])
-        raw += pattern.weight * sum(m * REPEAT_DECAY**k for k, (m, _) in enumerate(multipliers))
-        evidence.extend(item for _, item in multipliers)
+        found = [p.search(sentence.folded) for p in pattern.compiled]
+        if not all(found):
+            continue
+        if pattern.weight >= 0:
+            best = max(best, pattern.weight)
+            substantive |= pattern.substantive
+        else:
+            negative += pattern.weight
+        for match in found:
+            assert match is not None
+            start, end = sentence.start + match.start(), sentence.start + match.end()
+            evidence.append(Evidence(
+                text=sentence.text[match.start():match.end()], field=sentence.field,
+                start=start, end=end, rule=pattern.rule,
+                weight=round(pattern.weight * position_weight, 3)))
+    return best + negative, substantive, evidence
+
+
+def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
+                entity_ids: frozenset[str] = frozenset()) -> TopicScore:
+    """Score one topic: sentence values weighted by position, best first with decay;
+    negatives subtract; a passing mention counts `passing_mention_factor` as much."""
+    missing = tuple(
+        requirement.name for requirement in definition.requires
+        if not (requirement.entities & entity_ids or (
+            requirement.compiled is not None
+            and any(requirement.compiled.search(s.folded) for s in sentences)))
+    )
+    positives: list[float] = []
+    negatives = 0.0
+    prominent = False  # positive evidence in the headline or lead
+    evidence: list[Evidence] = []
+    weights = definition.positions
+    for sentence in sentences:
+        position_weight = getattr(weights, sentence.position)
+        value, substantive, found = _sentence_evidence(definition, sentence, position_weight)
+        evidence.extend(found)
+        if value > 0:
+            positives.append(value * position_weight)
+            prominent |= sentence.position != "body" or substantive
+        elif value < 0:
+            negatives += value * position_weight
+    positives.sort(reverse=True)
+    raw = sum(value * DECAY**rank for rank, value in enumerate(positives)) + negatives
+    passing = not prominent and len(positives) < definition.min_sentences
+    if passing:
+        raw *= definition.passing_mention_factor
+    elif not prominent:
+        raw *= definition.secondary_factor
     score = 0.0 if missing else 1.0 - math.exp(-max(raw, 0.0) / definition.saturation)
     evidence.sort(key=lambda item: (-abs(item.weight), item.field != "headline", item.start))
     return TopicScore(
-        topic=definition.topic,
-        score=score,
-        raw_weight=raw,
-        threshold=definition.threshold,
-        missing_requirements=missing,
+        topic=definition.topic, score=score, raw_weight=raw, threshold=definition.threshold,
+        missing_requirements=missing, passing_mention=passing,
         evidence=tuple(evidence[:MAX_EVIDENCE_PER_TOPIC]),
     )
 
 
-def score_topics(
-    definitions: Iterable[TopicDefinition], headline: str | None, body: str
-) -> list[TopicScore]:
+def score_topics(definitions: Iterable[TopicDefinition], headline: str | None, body: str,
+                 entity_ids: frozenset[str] = frozenset()) -> list[TopicScore]:
     """Scores of every watched topic for one dispatch, best first."""
-    folded = [(section, fold(section.text)) for section in sections_of(headline, body)]
-    scores = [score_topic(definition, folded) for definition in definitions]
+    sentences = sentences_of(headline, body)
+    scores = [score_topic(definition, sentences, entity_ids) for definition in definitions]
     return sorted(scores, key=lambda s: -s.score)
 
 
-def classify(
-    definitions: Iterable[TopicDefinition], headline: str | None, body: str
-) -> list[TopicMatch]:
-    """Exactly the watched topics the dispatch belongs to, best first, with their evidence."""
-    return [s.to_match() for s in score_topics(definitions, headline, body) if s.matched]
+def classify(definitions: Iterable[TopicDefinition], headline: str | None, body: str,
+             entity_ids: frozenset[str] = frozenset()) -> list[TopicMatch]:
+    """Exactly the watched topics the dispatch belongs to, best first, with their evidence.
+
+    `entity_ids` are the Wikidata ids of the entities the dispatch names, for definitions
+    whose requirements name entities."""
+    return [s.to_match() for s in score_topics(definitions, headline, body, entity_ids)
+            if s.matched]

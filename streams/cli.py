@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from faust.cli import AppCommand, argument, option
 from rich.console import Console
@@ -20,7 +20,21 @@ import seeds
 from schemas import Alert, Dispatch
 from streams import agents, localbroker, topics
 from streams.app import app
+from streams.classify import score_topics
+from streams.datafiles import DataFileError
 from streams.enrich import Enricher
+from streams.entities import build_nlp, entities_of, gazetteer_index, load_gazetteer
+from streams.evaluation import (
+    PRF,
+    EntityReport,
+    LabelledDispatch,
+    PredictedEntity,
+    TopicReport,
+    format_entity_report,
+    format_topic_report,
+    read_entity_examples,
+    score_example,
+)
 from streams.feed import FeedError, read_feed
 from streams.kafka import BrokerUnavailable, ensure_topics, start_consumer, start_producer
 from streams.pipeline import (
@@ -30,8 +44,11 @@ from streams.pipeline import (
     decode_dispatch,
 )
 
+if TYPE_CHECKING:
+    from spacy.language import Language
+
 settings = app.wirewatch_settings
-stderr = Console(stderr=True, highlight=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)  # no wrapping of messages
 EXIT_FAILURE = 1
 EXIT_TIMEOUT = 3
 
@@ -134,6 +151,130 @@ async def enrich(self: AppCommand, batch_size: int) -> None:
         flush()
     if invalid:
         raise SystemExit(EXIT_FAILURE)
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+PIPELINES = ("wirewatch", "ner-only", "raw")
+
+
+def _load_pipeline(kind: str) -> Language:
+    """wirewatch: gazetteer + NER + repairs; ner-only: the model's NER alone; raw: the model
+    as shipped, every component."""
+    if kind == "raw":
+        import spacy
+
+        return spacy.load(settings.spacy_model)
+    return build_nlp(settings.spacy_model, curated=kind == "wirewatch")
+
+
+@app.command(
+    argument("path", type=Path),
+    option("--pipeline", "kind", type=str, default="wirewatch",
+           help="wirewatch (gazetteer, NER, repairs), ner-only (the model's NER alone) or raw "
+                "(the model as shipped, all components)."),
+    option("--json", "as_json", is_flag=True, default=False,
+           help="Print the scores as one JSON object."),
+    option("--errors", "show_errors", is_flag=True, default=False,
+           help="Also list, per text, the mentions missed and the spurious ones."),
+)
+async def eval_entities(self: AppCommand, path: Path, kind: str, as_json: bool,
+                        show_errors: bool) -> None:
+    """Score entity recognition and linking on an annotated file.
+
+    PATH holds JSON lines {"text": ..., "entities": [{"text", "label", "canonical"?}]}, every
+    mention listed (as often as it occurs). Prints precision, recall and F1 per label (PER,
+    ORG, LOC) and overall, and the share of mentions of gazetteer entities linked to the
+    right Wikidata id (canonical may be the gazetteer name or the Wikidata id).
+    """
+    if kind not in PIPELINES:
+        raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
+    try:
+        examples = read_entity_examples(path)
+    except (OSError, DataFileError) as exc:
+        raise fail(str(exc)) from None
+    nlp = _load_pipeline(kind)
+    index = gazetteer_index(nlp) or load_gazetteer().by_qid()
+    known = {entry.name: qid for qid, entry in index.items()} | {qid: qid for qid in index}
+    report = EntityReport()
+    began = time.perf_counter()
+    docs = nlp.pipe([example.text for example in examples], batch_size=32)
+    for example, doc in zip(examples, docs, strict=True):
+        predicted = [PredictedEntity(e.text, e.label, e.canonical, e.wikidata_id)
+                     for e in entities_of(doc, "body", gazetteer_index(nlp))]
+        score_example(example.entities, predicted, known, report, example.id)
+    seconds = time.perf_counter() - began
+    if as_json:
+        print(json.dumps({"pipeline": kind, "texts": len(examples),
+                          "seconds": round(seconds, 3), **report.as_dict()}, indent=2))
+    else:
+        print(format_entity_report(
+            report, f"{path}: {len(examples)} texts, pipeline {kind} ({seconds:.1f}s)"))
+        if show_errors:
+            for error in report.errors:
+                print(f"\n{error['id']}\n  missed:   {', '.join(error['missed'])}"
+                      f"\n  spurious: {', '.join(error['spurious'])}")
+
+
+@app.command(
+    argument("path", type=Path),
+    option("--json", "as_json", is_flag=True, default=False,
+           help="Print the scores and errors as one JSON object."),
+    option("--quiet", "-q", "no_errors", is_flag=True, default=False,
+           help="Only the scores, not the list of false positives and negatives."),
+)
+async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool) -> None:
+    """Score topic classification on labelled dispatches.
+
+    PATH holds JSON lines of Dispatch objects that also carry "labels": [topic, ...], the
+    watched topics each belongs to. They are classified through the worker's code path;
+    prints precision, recall and F1 per topic and macro-averaged, then every false positive
+    and false negative with the evidence that scored it.
+    """
+    enricher = Enricher.from_settings(settings.spacy_model)
+    items: list[tuple[Dispatch, set[str]]] = []
+    try:
+        with path.open("rb") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    dispatch = decode_dispatch(line)
+                    labels = LabelledDispatch.model_validate_json(line).labels
+                except (InvalidDispatch, ValueError) as exc:
+                    raise fail(f"{path}:{number}: {exc}") from None
+                unknown = set(labels) - set(enricher.topics)
+                if unknown:
+                    raise fail(f"{path}:{number}: unknown topic(s) {sorted(unknown)}; watched: "
+                               f"{', '.join(enricher.topics)}")
+                items.append((dispatch, set(labels)))
+    except OSError as exc:
+        raise fail(str(exc)) from None
+    report = TopicReport(by_topic={topic: PRF() for topic in enricher.topics})
+    began = time.perf_counter()
+    from schemas.models import utc_now
+
+    now = utc_now()
+    for start in range(0, len(items), 32):
+        chunk = items[start:start + 32]
+        for (dispatch, gold), enriched in zip(
+                chunk, enricher.enrich_many([(d, now) for d, _ in chunk]), strict=True):
+            predicted = {match.topic: match for match in enriched.topics}
+            explanations = {
+                score.topic: {"score": round(score.score, 4),
+                              "missing": list(score.missing_requirements),
+                              "evidence": [e.model_dump(include={"text", "rule", "weight"})
+                                           for e in score.evidence]}
+                for score in score_topics(enricher.definitions, dispatch.headline, dispatch.body)
+            }
+            report.add(dispatch.id, gold, predicted, explanations)
+    seconds = time.perf_counter() - began
+    if as_json:
+        print(json.dumps({"dispatches": len(items), "seconds": round(seconds, 3),
+                          **report.as_dict()}, indent=2, ensure_ascii=False))
+    else:
+        print(format_topic_report(report, f"{path}: {len(items)} dispatches ({seconds:.1f}s)",
+                                  show_errors=not no_errors))
 
 
 # --- replay ----------------------------------------------------------------------------------
@@ -258,7 +399,7 @@ def render_alert(alert: Alert) -> str:
     source = " · ".join(p for p in (when, where, alert.agency or "", alert.dispatch_id) if p)
     why = "; ".join(f"«{text}» ({rule}){f' ×{count}' if count > 1 else ''}"
                     for (text, rule), count in _distinct_evidence(alert)[:MAX_WHY])
-    who = ", ".join(f"{e.text} ({e.label})" for e in alert.entities)
+    who = ", ".join(f"{e.name} ({e.label})" for e in alert.entities)
     return "\n".join([
         f"[{alert.topic} {alert.score:.2f}] {source}",
         f"  {alert.headline or ''}",

@@ -6,11 +6,12 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, get_args
+from typing import TYPE_CHECKING
 
-from schemas import Dispatch, EnrichedDispatch, Entity
-from schemas.models import EntityLabel, TextField, utc_now
-from streams.classify import classify
+from schemas import Dispatch, EnrichedDispatch
+from schemas.models import utc_now
+from streams.classify import classify, lead_end
+from streams.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
 from streams.rules import TopicDefinition, load_definitions
 
 if TYPE_CHECKING:
@@ -19,35 +20,13 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Entity recognition needs only the model's own token vectors and its NER: the dependency
-# parser and the lemmatizer cost time and change nothing in the entities.
-UNUSED_COMPONENTS = ("parser", "lemmatizer", "morphologizer", "attribute_ruler", "senter")
-_LABELS = frozenset(get_args(EntityLabel))
 NLP_BATCH_SIZE = 16
 
 
 @lru_cache(maxsize=2)
 def load_nlp(model: str) -> Language:
-    """Load a spaCy pipeline once per process, with only the components enrichment uses."""
-    import spacy  # imported here: loading spaCy costs a second, and only the worker needs it
-
-    try:
-        return spacy.load(model, exclude=list(UNUSED_COMPONENTS))
-    except OSError as exc:
-        raise RuntimeError(
-            f"spaCy model {model!r} is not installed; install the project "
-            f"(`pip install -e .`), which pins it as a dependency"
-        ) from exc
-
-
-def entities_of(doc: Doc, field: TextField) -> list[Entity]:
-    """The entities spaCy found, as schema objects with offsets into `field`."""
-    return [
-        Entity(text=span.text, label=span.label_, field=field,
-               start=span.start_char, end=span.end_char)
-        for span in doc.ents
-        if span.label_ in _LABELS and span.text.strip()
-    ]
+    """The entity pipeline (gazetteer, NER, repairs), loaded once per process."""
+    return build_nlp(model)
 
 
 class Enricher:
@@ -56,6 +35,7 @@ class Enricher:
     def __init__(self, nlp: Language, definitions: Sequence[TopicDefinition]) -> None:
         self.nlp = nlp
         self.definitions = tuple(definitions)
+        self.gazetteer = gazetteer_index(nlp)
 
     @classmethod
     def from_settings(cls, spacy_model: str) -> Enricher:
@@ -79,11 +59,14 @@ class Enricher:
         docs = iter(self.nlp.pipe(texts, batch_size=NLP_BATCH_SIZE))
         enriched = []
         for (dispatch, received_at), headline_doc, body_doc in _triples(batch, docs):
-            entities = entities_of(headline_doc, "headline") + entities_of(body_doc, "body")
+            entities = (entities_of(headline_doc, "headline", self.gazetteer)
+                        + entities_of(body_doc, "body", self.gazetteer))
             enriched.append(EnrichedDispatch(
                 **dispatch.model_dump(),
                 entities=entities,
-                topics=classify(self.definitions, dispatch.headline, dispatch.body),
+                entity_summary=summarize_entities(entities, lead_end(dispatch.body)),
+                topics=classify(self.definitions, dispatch.headline, dispatch.body,
+                                frozenset(e.wikidata_id for e in entities if e.wikidata_id)),
                 received_at=received_at,
                 enriched_at=utc_now(),
             ))

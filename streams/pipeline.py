@@ -3,12 +3,11 @@ reason), and turn an enriched dispatch into its alerts."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 
 from pydantic import ValidationError
 
-from schemas import Alert, Dispatch, EnrichedDispatch, Entity, alert_id_for
+from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS, utc_now
 
 # Dead-letter reasons: a small fixed set, so that they can label metrics.
@@ -82,16 +81,6 @@ def lead_sentence(body: str, limit: int = 200) -> str:
     return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"
 
 
-def top_entities(entities: list[Entity], limit: int) -> list[Entity]:
-    """Distinct entities, most mentioned first (first mention breaks ties), one mention each."""
-    counts: Counter[tuple[str, str]] = Counter((e.label, e.text) for e in entities)
-    first: dict[tuple[str, str], Entity] = {}
-    for entity in entities:
-        first.setdefault((entity.label, entity.text), entity)
-    ranked = sorted(first, key=lambda key: -counts[key])
-    return [first[key] for key in ranked[:limit]]
-
-
 @dataclass(frozen=True)
 class AlertOut:
     """An alert and the Kafka topic it goes to."""
@@ -104,7 +93,7 @@ def build_alerts(enriched: EnrichedDispatch, alert_topic_prefix: str,
                  top_entities_limit: int) -> list[AlertOut]:
     """One alert per watched topic the dispatch belongs to."""
     headline = enriched.headline or lead_sentence(enriched.body)
-    entities = top_entities(enriched.entities, top_entities_limit)
+    entities = enriched.entity_summary[:top_entities_limit]
     alerted_at = utc_now()
     return [
         AlertOut(

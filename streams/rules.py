@@ -5,31 +5,26 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    ValidationError,
-    field_validator,
+    model_validator,
 )
+
+from streams.datafiles import DataFileError, load_yaml_model
 
 RULES_DIR = Path(__file__).resolve().parent / "topic_definitions"
 
 TopicName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,48}$")]
 
 
-class RuleError(ValueError):
+class RuleError(DataFileError):
     """A mistake in a topic definition file, with the file and line where it is."""
-
-    def __init__(self, path: Path, line: int | None, message: str) -> None:
-        where = f"{path}:{line}" if line is not None else str(path)
-        super().__init__(f"{where}: {message}")
-        self.path = path
-        self.line = line
 
 
 def _compile(regex: str) -> re.Pattern[str]:
@@ -51,41 +46,66 @@ def _check_regex(value: str) -> str:
     return value
 
 
+Regex = Annotated[str, StringConstraints(min_length=1), AfterValidator(_check_regex)]
+WikidataId = Annotated[str, StringConstraints(pattern=r"^Q[1-9][0-9]*$")]
+
+
 class Pattern(BaseModel):
-    """A weighted pattern on folded text (lower-case, no accents, ASCII apostrophes)."""
+    """Weighted evidence, matched within one sentence of folded text (lower case, no
+    accents, ASCII apostrophes): a phrase (`regex`), or words that must all occur in the same
+    sentence (`all_of`, e.g. a verb of leaving and a word for troops)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: Annotated[str, StringConstraints(min_length=1, max_length=80)]
-    regex: Annotated[str, StringConstraints(min_length=1)]
     weight: float = Field(description="Evidence weight; negative for a hard-negative sense.")
+    regex: Regex | None = None
+    all_of: list[Regex] | None = Field(default=None, min_length=2)
+    substantive: bool = Field(
+        default=False,
+        description="A sentence that matches makes the topic a subject of the dispatch, even "
+                    "outside headline and lead (e.g. naming it as an item on an agenda).")
 
-    @field_validator("regex")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
-        return _check_regex(value)
+    @model_validator(mode="after")
+    def _one_form(self) -> Pattern:
+        if (self.regex is None) == (self.all_of is None):
+            raise ValueError("a pattern has either `regex` or `all_of`, not both or neither")
+        return self
 
     @cached_property
-    def compiled(self) -> re.Pattern[str]:
-        return _compile(self.regex)
+    def compiled(self) -> tuple[re.Pattern[str], ...]:
+        return tuple(_compile(r) for r in ([self.regex] if self.regex else self.all_of or []))
 
 
 class Requirement(BaseModel):
-    """A group of patterns of which at least one must occur for the topic to match."""
+    """Something the dispatch must name for the topic to apply: a phrase of `regex`, or one
+    of the linked `entities` (Wikidata ids found by the entity pipeline)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    regex: str
+    regex: Regex | None = None
+    entities: frozenset[WikidataId] = frozenset()
 
-    @field_validator("regex")
-    @classmethod
-    def _valid_regex(cls, value: str) -> str:
-        return _check_regex(value)
+    @model_validator(mode="after")
+    def _something(self) -> Requirement:
+        if self.regex is None and not self.entities:
+            raise ValueError("a requirement needs `regex`, `entities` or both")
+        return self
 
     @cached_property
-    def compiled(self) -> re.Pattern[str]:
-        return _compile(self.regex)
+    def compiled(self) -> re.Pattern[str] | None:
+        return _compile(self.regex) if self.regex else None
+
+
+class Positions(BaseModel):
+    """How much evidence counts by where it stands: a subject is in the headline and lead."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    headline: float = Field(default=2.0, ge=0)
+    lead: float = Field(default=1.5, ge=0)
+    body: float = Field(default=1.0, ge=0)
 
 
 class TopicDefinition(BaseModel):
@@ -100,55 +120,29 @@ class TopicDefinition(BaseModel):
     saturation: float = Field(
         gt=0.0, description="Evidence weight at which the score reaches 1 - 1/e (0.63)."
     )
-    lead_boost: float = Field(
-        default=1.5, ge=1.0, description="Multiplier for evidence in headline or lead paragraph."
-    )
+    positions: Positions = Positions()
+    min_sentences: int = Field(
+        default=2, ge=1,
+        description="Evidence in fewer sentences, none in headline or lead, is a passing "
+                    "mention.")
+    passing_mention_factor: float = Field(
+        default=0.3, ge=0.0, le=1.0, description="What a passing mention's evidence counts.")
+    secondary_factor: float = Field(
+        default=0.7, ge=0.0, le=1.0,
+        description="What evidence counts when none of it is in the headline or lead: a "
+                    "secondary subject of the dispatch ranks below its main subject.")
     requires: list[Requirement] = Field(default_factory=list)
     patterns: list[Pattern] = Field(min_length=1)
 
 
-def _line_index(text: str) -> dict[tuple[Any, ...], int]:
-    """Map each key path in the YAML document to its 1-based line number."""
-    index: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        index[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                index[(*path, key.value)] = key.start_mark.line + 1
-                walk(value, (*path, key.value))
-        elif isinstance(node, yaml.SequenceNode):
-            for position, item in enumerate(node.value):
-                walk(item, (*path, position))
-
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
-    if root is not None:
-        walk(root, ())
-    return index
-
-
 def load_definition(path: Path) -> TopicDefinition:
     """Load and validate one topic file; a mistake raises `RuleError` with file and line."""
-    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise RuleError(path, mark.line + 1 if mark else None, f"not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise RuleError(path, 1, "a topic file must be a mapping (topic:, patterns:, ...)")
-    try:
-        definition = TopicDefinition.model_validate(data)
-    except ValidationError as exc:
-        lines = _line_index(text)
-        error = exc.errors(include_url=False)[0]
-        loc = tuple(error["loc"])
-        line = next((lines[loc[:n]] for n in range(len(loc), -1, -1) if loc[:n] in lines), None)
-        field = ".".join(str(part) for part in loc) or "file"
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise RuleError(path, line, f"{field}: {error['msg']}{more}") from None
+        definition, lines = load_yaml_model(path, TopicDefinition)
+    except DataFileError as exc:
+        raise RuleError(exc.path, exc.line, exc.message) from None
     if definition.topic != path.stem:
-        raise RuleError(path, _line_index(text).get(("topic",)),
+        raise RuleError(path, lines.get(("topic",)),
                         f"topic {definition.topic!r} must match the file name {path.stem!r}")
     return definition
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.classify import classify, score_topics, sections_of
+from streams.classify import classify, score_topics, sentences_of
 
 
 def topics_of(definitions, body, headline=None):
@@ -87,6 +87,45 @@ def test_a_dispatch_about_the_iaea_report_is_iran_deal(definitions):
     assert topics_of(definitions, body) == ["iran-deal"]
 
 
-def test_sections_mark_the_first_paragraph_as_lead():
-    [body] = sections_of(None, "Premier paragraphe.\n\nSecond.")
-    assert body.lead_end == len("Premier paragraphe.")
+def test_sentences_are_marked_headline_lead_or_body():
+    sentences = sentences_of("Titre", "Première phrase. Deuxième phrase.\n\nSuite du texte.")
+    assert [(s.position, s.text) for s in sentences] == [
+        ("headline", "Titre"), ("lead", "Première phrase."), ("lead", "Deuxième phrase."),
+        ("body", "Suite du texte.")]
+
+
+def test_a_passing_mention_deep_in_a_dispatch_about_something_else_does_not_alert(
+        definitions):
+    body = ("Le festival de musique de Ségou a attiré des milliers de spectateurs samedi soir "
+            "sur les berges du fleuve Niger.\n\nLes organisateurs se félicitent d'une édition "
+            "record, malgré la crise économique.\n\nDepuis le départ des troupes françaises de "
+            "l'opération Barkhane, la région a connu des années difficiles.\n\nLe festival "
+            "se poursuit jusqu'à dimanche avec des concerts gratuits.")
+    [withdrawal] = [s for s in score_topics(definitions, None, body) if s.topic == "withdrawal"]
+    assert withdrawal.passing_mention and not withdrawal.matched
+    assert withdrawal.evidence  # the evidence is still shown, to explain the low score
+
+
+def test_the_same_withdrawal_as_the_subject_alerts(definitions):
+    body = ("Les derniers soldats français de l'opération Barkhane ont quitté le Mali lundi, "
+            "a annoncé l'état-major.\n\nLe départ des troupes met fin à neuf ans de présence "
+            "militaire dans le pays.")
+    assert "withdrawal" in topics_of(definitions, body)
+
+
+def test_us_leaving_the_iran_deal_is_iran_deal_not_withdrawal(definitions):
+    body = ("Donald Trump a annoncé le retrait des Etats-Unis de l'accord sur le nucléaire "
+            "iranien et le rétablissement des sanctions contre Téhéran.\n\nL'Iran a dénoncé "
+            "une violation de l'accord de Vienne de 2015 sur son programme nucléaire.")
+    assert topics_of(definitions, body) == ["iran-deal"]
+
+
+def test_requirements_accept_linked_entities(definitions):
+    # "l'Etat hébreu" names no side by a phrase; the linked entities say who is involved
+    body = ("Les forces de Moscou ont bombardé la capitale dans la nuit, faisant douze morts."
+            "\n\nLes frappes ont visé des infrastructures énergétiques, selon les autorités.")
+    without = [s for s in score_topics(definitions, None, body) if s.topic == "russia-ukraine"]
+    with_ids = [s for s in score_topics(definitions, None, body, frozenset({"Q212"}))
+                if s.topic == "russia-ukraine"]
+    assert without[0].missing_requirements == ("ukraine-side",)
+    assert with_ids[0].missing_requirements == ()

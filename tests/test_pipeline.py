@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
+from schemas import Alert, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS
 from streams.pipeline import (
     HEADER_EXCEPTION_CLASS,
@@ -22,7 +22,6 @@ from streams.pipeline import (
     decode_dispatch,
     enriched_records,
     lead_sentence,
-    top_entities,
 )
 
 
@@ -82,18 +81,9 @@ def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher
                                                               match.evidence)
         assert alert.dateline == seed_dispatch.dateline
         assert alert.headline and alert.headline.startswith("Le chef de la diplomatie")
-        assert 0 < len(alert.entities) <= 5
+        assert alert.entities == enriched.entity_summary[:5]
 
 
 def test_lead_sentence_stands_in_for_a_missing_headline():
     assert lead_sentence("Première phrase. Deuxième phrase.") == "Première phrase."
     assert lead_sentence("x" * 300, limit=50).endswith("…")
-
-
-def test_top_entities_are_distinct_and_most_mentioned_first(enricher):
-    enriched = enricher.enrich(Dispatch(
-        id="t", language="fr",
-        body="Kiev a répondu à Moscou. Kiev refuse. Kiev attend. Moscou insiste."))
-    top = top_entities(enriched.entities, 10)
-    assert [e.text for e in top][:2] == ["Kiev", "Moscou"]
-    assert len({(e.label, e.text) for e in top}) == len(top)

@@ -1,0 +1,97 @@
+"""Evaluation: the scoring arithmetic, and the `eval` / `eval-entities` commands."""
+
+from __future__ import annotations
+
+import json
+
+from streams.evaluation import PRF, EntityReport, GoldEntity, PredictedEntity, score_example
+from tests.test_cli import run
+
+
+def test_entity_mentions_match_as_multisets_of_text_and_label():
+    report = EntityReport()
+    gold = [GoldEntity(text="Kiev", label="LOC"), GoldEntity(text="Kiev", label="LOC"),
+            GoldEntity(text="Otan", label="ORG", canonical="NATO")]
+    predicted = [PredictedEntity("Kiev", "LOC", None, None),
+                 PredictedEntity("Otan", "LOC", None, None),  # wrong label
+                 PredictedEntity("Moscou", "LOC", None, None)]
+    score_example(gold, predicted, {"NATO": "Q7184"}, report)
+    loc, org = report.by_label["LOC"], report.by_label["ORG"]
+    assert (loc.true_positives, loc.false_positives, loc.false_negatives) == (1, 2, 1)
+    assert (org.true_positives, org.false_positives, org.false_negatives) == (0, 0, 1)
+    assert (report.linked_correctly, report.linkable) == (0, 1)
+
+
+def test_linking_counts_gold_mentions_of_gazetteer_entities_by_name_or_id():
+    report = EntityReport()
+    gold = [GoldEntity(text="Otan", label="ORG", canonical="NATO"),
+            GoldEntity(text="OTAN", label="ORG", canonical="Q7184"),
+            GoldEntity(text="Jean Dupont", label="PER", canonical="Jean Dupont")]
+    predicted = [PredictedEntity("Otan", "ORG", "NATO", "Q7184"),
+                 PredictedEntity("OTAN", "ORG", None, None),
+                 PredictedEntity("Jean Dupont", "PER", None, None)]
+    score_example(gold, predicted, {"NATO": "Q7184", "Q7184": "Q7184"}, report)
+    assert (report.linked_correctly, report.linkable) == (1, 2)
+    assert report.overall.f1 == 1.0
+
+
+def test_prf_of_nothing_is_zero_not_an_error():
+    assert (PRF().precision, PRF().recall, PRF().f1) == (0.0, 0.0, 0.0)
+
+
+def test_eval_entities_command_prints_scores_per_label_and_linking(tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_text(json.dumps({
+        "text": "Le secrétaire général de l'Otan Jens Stoltenberg est arrivé à Bruxelles.",
+        "entities": [{"text": "Otan", "label": "ORG", "canonical": "NATO"},
+                     {"text": "Jens Stoltenberg", "label": "PER",
+                      "canonical": "Jens Stoltenberg"},
+                     {"text": "Bruxelles", "label": "LOC"}]}) + "\n", encoding="utf-8")
+    result = run("eval-entities", str(path), "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    scores = json.loads(result.stdout)
+    assert set(scores["labels"]) == {"PER", "ORG", "LOC"}
+    assert scores["overall"]["support"] == 3
+    assert scores["linking"]["linkable"] >= 1
+    text = run("eval-entities", str(path)).stdout.decode()
+    assert "overall" in text and "linking accuracy" in text
+
+
+def test_eval_entities_reports_a_bad_line(tmp_path):
+    path = tmp_path / "gold.jsonl"
+    path.write_text('{"text": "x", "entities": [{"label": "PER"}]}\n', encoding="utf-8")
+    result = run("eval-entities", str(path))
+    assert result.returncode == 1
+    assert f"{path}:1: entities.0.text: Field required" in result.stderr.decode()
+
+
+def test_eval_command_scores_topics_and_explains_errors(tmp_path):
+    lines = [
+        {"id": "w1", "language": "fr", "labels": ["withdrawal"],
+         "body": "Les derniers soldats américains ont quitté l'Afghanistan lundi soir, "
+                 "achevant le retrait des troupes après vingt ans de guerre."},
+        {"id": "n1", "language": "fr", "labels": [],
+         "body": "Le festival de Cannes s'ouvre mardi sous un grand soleil."},
+        {"id": "i1", "language": "fr", "labels": ["iran-deal"],
+         "body": "La météo sera belle à Téhéran."},  # a deliberate false negative
+    ]
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    result = run("eval", str(path), "--json")
+    assert result.returncode == 0, result.stderr.decode()
+    scores = json.loads(result.stdout)
+    assert scores["topics"]["withdrawal"]["f1"] == 1.0
+    assert scores["topics"]["iran-deal"]["false_negatives"] == 1
+    [miss] = scores["false_negatives"]
+    assert (miss["id"], miss["topic"]) == ("i1", "iran-deal")
+    text = run("eval", str(path)).stdout.decode()
+    assert "macro" in text and "false negative: i1 iran-deal" in text
+
+
+def test_eval_rejects_unknown_topics(tmp_path):
+    path = tmp_path / "labelled.jsonl"
+    path.write_text(json.dumps({"id": "x", "language": "fr", "body": "Texte.",
+                                "labels": ["piracy"]}) + "\n", encoding="utf-8")
+    result = run("eval", str(path))
+    assert result.returncode == 1
+    assert "unknown topic(s) ['piracy']" in result.stderr.decode()
