@@ -116,20 +116,22 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
     positives: list[float] = []
     negatives = 0.0
     prominent = False  # positive evidence in the headline or lead
+    substantive = False  # or a sentence that names the topic as a subject
     evidence: list[Evidence] = []
     weights = definition.positions
     for sentence in sentences:
         position_weight = getattr(weights, sentence.position)
-        value, substantive, found = _sentence_evidence(definition, sentence, position_weight)
+        value, names_subject, found = _sentence_evidence(definition, sentence, position_weight)
         evidence.extend(found)
         if value > 0:
             positives.append(value * position_weight)
-            prominent |= sentence.position != "body" or substantive
+            prominent |= sentence.position != "body"
+            substantive |= names_subject
         elif value < 0:
             negatives += value * position_weight
     positives.sort(reverse=True)
     raw = sum(value * DECAY**rank for rank, value in enumerate(positives)) + negatives
-    passing = not prominent and len(positives) < definition.min_sentences
+    passing = not (prominent or substantive) and len(positives) < definition.min_sentences
     if passing:
         raw *= definition.passing_mention_factor
     elif not prominent:
