@@ -83,10 +83,15 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
     best = 0.0
     negative = 0.0
     substantive = False
-    evidence = []
+    evidence: list[Evidence] = []
     for pattern in definition.patterns:
-        found = [p.search(sentence.folded) for p in pattern.compiled]
-        if not all(found):
+        found = []
+        for expression in pattern.compiled:  # all_of: stop at the first that fails
+            match = expression.search(sentence.folded)
+            if match is None:
+                break
+            found.append(match)
+        if len(found) < len(pattern.compiled):
             continue
         if pattern.weight >= 0:
             best = max(best, pattern.weight)
@@ -94,13 +99,17 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
         else:
             negative += pattern.weight
         for match in found:
-            assert match is not None
             start, end = sentence.start + match.start(), sentence.start + match.end()
             evidence.append(Evidence(
                 text=sentence.text[match.start():match.end()], field=sentence.field,
                 start=start, end=end, rule=pattern.rule,
                 weight=round(pattern.weight * position_weight, 3)))
     return best + negative, substantive, evidence
+
+
+def _field_texts(sentences: Sequence[Sentence]) -> list[str]:
+    return [" ".join(s.folded for s in sentences if s.field == field)
+            for field in ("headline", "body")]
 
 
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
@@ -111,7 +120,7 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
         requirement.name for requirement in definition.requires
         if not (requirement.entities & entity_ids or (
             requirement.compiled is not None
-            and any(requirement.compiled.search(s.folded) for s in sentences)))
+            and any(requirement.compiled.search(text) for text in _field_texts(sentences))))
     )
     positives: list[float] = []
     negatives = 0.0

@@ -194,8 +194,9 @@ async def eval_entities(self: AppCommand, path: Path, kind: str, as_json: bool,
     except (OSError, DataFileError) as exc:
         raise fail(str(exc)) from None
     nlp = _load_pipeline(kind)
-    index = gazetteer_index(nlp) or load_gazetteer().by_qid()
-    known = {entry.name: qid for qid, entry in index.items()} | {qid: qid for qid in index}
+    # Linking is scored on the gazetteer entities that have a Wikidata id.
+    entries = [e for e in (gazetteer_index(nlp) or load_gazetteer().by_key()).values() if e.qid]
+    known = {e.name: e.qid for e in entries if e.qid} | {e.qid: e.qid for e in entries if e.qid}
     report = EntityReport()
     began = time.perf_counter()
     docs = nlp.pipe([example.text for example in examples], batch_size=32)

@@ -37,10 +37,17 @@ class GazetteerEntry(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    qid: Annotated[str, StringConstraints(pattern=r"^Q[1-9][0-9]*$")]
+    qid: Annotated[str, StringConstraints(pattern=r"^Q[1-9][0-9]*$")] | None = Field(
+        description="Wikidata id; null while it is not verified (the entity is still found "
+                    "and typed, and carries its canonical name, but no id)")
     name: Annotated[str, StringConstraints(min_length=1)]
     type: Literal["PER", "ORG", "LOC", "MISC"]
     aliases: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
+
+    @property
+    def key(self) -> str:
+        """What identifies the entry: its Wikidata id, else its canonical name."""
+        return self.qid or f"name:{self.name}"
 
 
 class Gazetteer(BaseModel):
@@ -51,8 +58,8 @@ class Gazetteer(BaseModel):
     version: Annotated[str, StringConstraints(min_length=1)]
     entities: list[GazetteerEntry]
 
-    def by_qid(self) -> dict[str, GazetteerEntry]:
-        return {entry.qid: entry for entry in self.entities}
+    def by_key(self) -> dict[str, GazetteerEntry]:
+        return {entry.key: entry for entry in self.entities}
 
 
 def strip_accents(text: str) -> str:
@@ -75,21 +82,19 @@ def load_gazetteer(path: Path = GAZETTEER_DIR / "entities.yaml") -> Gazetteer:
     `DataFileError` with the file and line."""
     gazetteer, lines = load_yaml_model(path, Gazetteer)
     seen: dict[str, tuple[str, int]] = {}
-    names: set[str] = set()
     owner: dict[str, str] = {}
     for position, entry in enumerate(gazetteer.entities):
         line = lines.get(("entities", position))
-        if entry.qid in seen:
-            raise DataFileError(path, line, f"{entry.qid} is listed twice (also line "
-                                f"{seen[entry.qid][1]})")
-        if entry.name in names:
-            raise DataFileError(path, line, f"name {entry.name!r} is used twice")
-        seen[entry.qid] = (entry.name, line or 0)
-        names.add(entry.name)
+        for key in {entry.key, f"name:{entry.name}"}:
+            if key in seen:
+                what = entry.qid if key == entry.qid else f"name {entry.name!r}"
+                raise DataFileError(path, line, f"{what} is listed twice (also line "
+                                    f"{seen[key][1]})")
+            seen[key] = (entry.name, line or 0)
         for alias in entry.aliases:
             for variant in alias_variants(alias):
-                other = owner.setdefault(variant, entry.qid)
-                if other != entry.qid:
+                other = owner.setdefault(variant, entry.key)
+                if other != entry.key:
                     raise DataFileError(
                         path, lines.get(("entities", position, "aliases"), line),
                         f"alias {alias!r} of {entry.name} ({entry.qid}) is also an alias of "
@@ -129,7 +134,8 @@ class Lexicon:
 
 # Determiners and prepositions that belong before an entity, not in it ("la France").
 LEADING_FUNCTION_WORDS = frozenset(
-    ["le", "la", "les", "l'", "du", "des", "de", "d'", "au", "aux", "a", "en", "et", "ou"])
+    ["le", "la", "les", "l'", "du", "des", "de", "d'", "au", "aux", "a", "en", "et", "ou",
+     "qu'", "lorsqu'", "puisqu'", "jusqu'", "s'", "n'", "c'"])
 
 
 # Words that put the next single name in a place ("à Bakhmout", "près de Lyman").
@@ -156,10 +162,10 @@ class CuratedEntities:
     def __init__(self, vocab: Vocab, gazetteer: Gazetteer, lexicon: Lexicon) -> None:
         from spacy.matcher import PhraseMatcher
 
-        self.entries = gazetteer.by_qid()
+        self.entries = gazetteer.by_key()
         self.lexicon = lexicon
-        self.alias_to_qid = {
-            variant: entry.qid
+        self.alias_to_key = {
+            variant: entry.key
             for entry in gazetteer.entities for alias in entry.aliases
             for variant in alias_variants(alias)
         }
@@ -168,11 +174,11 @@ class CuratedEntities:
 
     def add_patterns(self, make_doc: Callable[[str], Doc]) -> None:
         """Compile the aliases with the pipeline's own tokenizer."""
-        by_qid: dict[str, list[str]] = {}
-        for variant, qid in self.alias_to_qid.items():
-            by_qid.setdefault(qid, []).append(variant)
-        for qid, variants in by_qid.items():
-            self.matcher.add(qid, [make_doc(variant) for variant in variants])
+        by_key: dict[str, list[str]] = {}
+        for variant, key in self.alias_to_key.items():
+            by_key.setdefault(key, []).append(variant)
+        for key, variants in by_key.items():
+            self.matcher.add(key, [make_doc(variant) for variant in variants])
 
     def __call__(self, doc: Doc) -> Doc:
         from spacy.tokens import Span
@@ -275,13 +281,13 @@ class CuratedEntities:
         if title_end > start:
             rest = [token.text for token in doc[title_end:end]]
             # Strip the title only where a name follows ("General Motors" stays).
-            if (doc[title_end:end].text in self.alias_to_qid or _looks_like_person(rest)
+            if (doc[title_end:end].text in self.alias_to_key or _looks_like_person(rest)
                     or (label == "PER" and len(rest) == 1 and rest[0][:1].isupper())):
                 start, stripped_title = title_end, True
-        qid = None
+        key = None
         if label == "LOC" and (name := self._after_place_head(doc, start, end)) > start:
             # "région de Donetsk" names the region: link the whole, keep the name alone.
-            qid = self.alias_to_qid.get(doc[start:end].text)
+            key = self.alias_to_key.get(doc[start:end].text)
             start = name
         words = [token.text for token in doc[start:end]]
         if all(_fold_word(word) in lexicon.demonyms for word in words):
@@ -290,9 +296,9 @@ class CuratedEntities:
             return None  # "américaine", "otan" typed lower-case are not names here
         if len(words) == 1 and _fold_word(words[0]) in lexicon.titles:
             return None  # a bare role or title: "Etat", "Défense"
-        qid = qid or self.alias_to_qid.get(doc[start:end].text)
-        if qid is not None:
-            return Span(doc, start, end, label=self.entries[qid].type, span_id=qid)
+        key = key or self.alias_to_key.get(doc[start:end].text)
+        if key is not None:
+            return Span(doc, start, end, label=self.entries[key].type, span_id=key)
         if label == "PER" and len(words) == 1 and start > 0 and (
                 _fold_word(doc[start - 1].text) in LOCATIVE_WORDS):
             label = "LOC"  # "à Bakhmout", "la ville d'Izioum": an unknown town, not a person
@@ -356,8 +362,8 @@ def build_nlp(model: str, *, curated: bool = True, gazetteer_dir: Path = GAZETTE
 
 
 def gazetteer_index(nlp: Language) -> Mapping[str, GazetteerEntry]:
-    """The gazetteer entries of a pipeline built by `build_nlp`, by Wikidata id (empty for a
-    pipeline without the gazetteer)."""
+    """The gazetteer entries of a pipeline built by `build_nlp`, by key (Wikidata id, else
+    "name:" and the canonical name); empty for a pipeline without the gazetteer."""
     if CURATED_COMPONENT not in nlp.pipe_names:
         return {}
     component = nlp.get_pipe(CURATED_COMPONENT)
@@ -368,7 +374,7 @@ def gazetteer_index(nlp: Language) -> Mapping[str, GazetteerEntry]:
 def entities_of(doc: Doc, field: TextField,
                 index: Mapping[str, GazetteerEntry]) -> list[Entity]:
     """The document's entities as schema objects, with canonical name and Wikidata id when
-    the gazetteer (`index`, by Wikidata id) knows them."""
+    the gazetteer (`index`, by entry key) knows them."""
     entities = []
     for span in doc.ents:
         if span.label_ not in _LABELS or not span.text.strip():
@@ -384,12 +390,15 @@ def entities_of(doc: Doc, field: TextField,
 
 
 def summarize_entities(entities: Iterable[Entity], lead_end: int) -> list[EntitySummary]:
-    """Each distinct entity once (by Wikidata id, else by label and text), with its mention
+    """Each distinct entity once (by Wikidata id, else canonical name, else label and text),
+    with its mention
     count and salience, most salient first: in the headline, then in the lead paragraph
     (body offsets below `lead_end`), then by mentions, then by first appearance."""
     groups: dict[tuple[str, str], list[Entity]] = {}
     for entity in entities:
-        key = ("qid", entity.wikidata_id) if entity.wikidata_id else (entity.label, entity.text)
+        key = (("qid", entity.wikidata_id) if entity.wikidata_id
+               else ("canonical", entity.canonical) if entity.canonical
+               else (entity.label, entity.text))
         groups.setdefault(key, []).append(entity)
     summaries = []
     for order, mentions in enumerate(groups.values()):

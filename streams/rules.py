@@ -135,6 +135,7 @@ class TopicDefinition(BaseModel):
     patterns: list[Pattern] = Field(min_length=1)
 
 
+
 def load_definition(path: Path) -> TopicDefinition:
     """Load and validate one topic file; a mistake raises `RuleError` with file and line."""
     try:
