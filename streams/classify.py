@@ -3,14 +3,19 @@ sentence, with the evidence that produced the score."""
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import re2
+
 from schemas import Evidence, TopicMatch
 from streams.rules import TopicDefinition
 from streams.text import fold
+
+logger = logging.getLogger(__name__)
 
 # The n-th best sentence of evidence counts DECAY**n as much as the best one: a sustained
 # subject scores higher than a single sentence, without ten repetitions counting tenfold.
@@ -75,7 +80,51 @@ class TopicScore:
                           evidence=list(self.evidence))
 
 
-def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position_weight: float
+class Prefilter:
+    """Which rule expressions can match in a sentence, found in one pass for all of them.
+
+    Trying each expression with `re` on each sentence costs most of classification; RE2's
+    set matcher answers for all expressions at once, about ten times faster. It is only a
+    filter: what it admits is then matched by `re`, whose word boundaries and offsets the
+    evidence uses, so the result is the same as without it."""
+
+    def __init__(self, expressions: Iterable[str]) -> None:
+        self.index: dict[str, int] = {}
+        self._always: set[int] = set()
+        self._re2_to_index: dict[int, int] = {}  # RE2 numbers what it accepted
+        self._by_definition: dict[str, frozenset[int]] = {}
+        self._set = re2.Set.SearchSet()
+        for expression in dict.fromkeys(expressions):
+            number = len(self.index)
+            self.index[expression] = number
+            # A leading word boundary keeps RE2's automaton small (ten times faster than
+            # without). RE2's \b is ASCII: it sees a boundary after a non-ASCII letter where
+            # `re` does not, so it still admits a superset of what `re` matches.
+            try:
+                added = self._set.Add(rf"\b(?:{expression})")
+            except re2.error:  # an expression RE2 cannot read is simply always tried
+                logger.warning("rule expression not prefiltered: %s", expression)
+                self._always.add(number)
+                continue
+            self._re2_to_index[added] = number
+        self._set.Compile()
+
+    def of_definition(self, definition: TopicDefinition) -> frozenset[int]:
+        """Numbers of a definition's expressions."""
+        known = self._by_definition.get(definition.topic)
+        if known is None:
+            known = self._by_definition[definition.topic] = frozenset(
+                self.index[source] for p in definition.patterns for source in p.expressions)
+        return known
+
+    def candidates(self, folded: str) -> frozenset[int]:
+        """Numbers (in `index`) of the expressions that may match in `folded`."""
+        found = self._set.Match(folded) or ()
+        return frozenset(self._re2_to_index[n] for n in found) | self._always
+
+
+def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position_weight: float,
+                       prefilter: Prefilter | None = None, candidates: frozenset[int] = frozenset()
                        ) -> tuple[float, bool, list[Evidence]]:
     """A sentence's value for a topic (its best positive pattern plus every negative one),
     whether a substantive pattern matched, and the evidence: the matched phrases, with
@@ -84,12 +133,16 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
     negative = 0.0
     substantive = False
     evidence: list[Evidence] = []
+    if prefilter is not None and candidates.isdisjoint(prefilter.of_definition(definition)):
+        return 0.0, False, evidence  # no expression of this topic can match here
     for pattern in definition.patterns:
         found = []
-        for expression in pattern.compiled:  # all_of: stop at the first that fails
+        for source, expression in zip(pattern.expressions, pattern.compiled, strict=True):
+            if prefilter is not None and prefilter.index[source] not in candidates:
+                break  # cannot match here
             match = expression.search(sentence.folded)
             if match is None:
-                break
+                break  # all_of: stop at the first that fails
             found.append(match)
         if len(found) < len(pattern.compiled):
             continue
@@ -113,7 +166,8 @@ def _field_texts(sentences: Sequence[Sentence]) -> list[str]:
 
 
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
-                entity_ids: frozenset[str] = frozenset()) -> TopicScore:
+                entity_ids: frozenset[str] = frozenset(), prefilter: Prefilter | None = None,
+                candidates: Sequence[frozenset[int]] = ()) -> TopicScore:
     """Score one topic: sentence values weighted by position, best first with decay;
     negatives subtract; a passing mention counts `passing_mention_factor` as much."""
     missing = tuple(
@@ -128,9 +182,11 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
     substantive = False  # or a sentence that names the topic as a subject
     evidence: list[Evidence] = []
     weights = definition.positions
-    for sentence in sentences:
+    for number, sentence in enumerate(sentences):
         position_weight = getattr(weights, sentence.position)
-        value, names_subject, found = _sentence_evidence(definition, sentence, position_weight)
+        value, names_subject, found = _sentence_evidence(
+            definition, sentence, position_weight, prefilter,
+            candidates[number] if prefilter is not None else frozenset())
         evidence.extend(found)
         if value > 0:
             positives.append(value * position_weight)
@@ -154,19 +210,31 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
     )
 
 
-def score_topics(definitions: Iterable[TopicDefinition], headline: str | None, body: str,
-                 entity_ids: frozenset[str] = frozenset()) -> list[TopicScore]:
-    """Scores of every watched topic for one dispatch, best first."""
-    sentences = sentences_of(headline, body)
-    scores = [score_topic(definition, sentences, entity_ids) for definition in definitions]
-    return sorted(scores, key=lambda s: -s.score)
+class TopicClassifier:
+    """The watched-topic definitions, compiled for classifying many dispatches."""
 
+    def __init__(self, definitions: Iterable[TopicDefinition]) -> None:
+        self.definitions = tuple(definitions)
+        self.prefilter = Prefilter(
+            source for d in self.definitions for p in d.patterns for source in p.expressions)
 
-def classify(definitions: Iterable[TopicDefinition], headline: str | None, body: str,
-             entity_ids: frozenset[str] = frozenset()) -> list[TopicMatch]:
-    """Exactly the watched topics the dispatch belongs to, best first, with their evidence.
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(definition.topic for definition in self.definitions)
 
-    `entity_ids` are the Wikidata ids of the entities the dispatch names, for definitions
-    whose requirements name entities."""
-    return [s.to_match() for s in score_topics(definitions, headline, body, entity_ids)
-            if s.matched]
+    def score_topics(self, headline: str | None, body: str,
+                     entity_ids: frozenset[str] = frozenset()) -> list[TopicScore]:
+        """Scores of every watched topic for one dispatch, best first."""
+        sentences = sentences_of(headline, body)
+        candidates = [self.prefilter.candidates(s.folded) for s in sentences]
+        scores = [score_topic(definition, sentences, entity_ids, self.prefilter, candidates)
+                  for definition in self.definitions]
+        return sorted(scores, key=lambda s: -s.score)
+
+    def classify(self, headline: str | None, body: str,
+                 entity_ids: frozenset[str] = frozenset()) -> list[TopicMatch]:
+        """Exactly the watched topics the dispatch belongs to, best first, with their
+        evidence. `entity_ids` are the Wikidata ids of the entities the dispatch names, for
+        definitions whose requirements name entities."""
+        return [s.to_match() for s in self.score_topics(headline, body, entity_ids)
+                if s.matched]

@@ -20,7 +20,6 @@ import seeds
 from schemas import Alert, Dispatch
 from streams import agents, localbroker, topics
 from streams.app import app
-from streams.classify import score_topics
 from streams.datafiles import DataFileError
 from streams.enrich import Enricher
 from streams.entities import build_nlp, entities_of, gazetteer_index, load_gazetteer
@@ -266,7 +265,9 @@ async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool) -> 
                               "missing": list(score.missing_requirements),
                               "evidence": [e.model_dump(include={"text", "rule", "weight"})
                                            for e in score.evidence]}
-                for score in score_topics(enricher.definitions, dispatch.headline, dispatch.body)
+                for score in enricher.classifier.score_topics(
+                    dispatch.headline, dispatch.body,
+                    frozenset(e.wikidata_id for e in enriched.entities if e.wikidata_id))
             }
             report.add(dispatch.id, gold, predicted, explanations)
     seconds = time.perf_counter() - began

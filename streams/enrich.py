@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from schemas import Dispatch, EnrichedDispatch
 from schemas.models import utc_now
-from streams.classify import classify, lead_end
+from streams.classify import TopicClassifier, lead_end
 from streams.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
 from streams.rules import TopicDefinition, load_definitions
 
@@ -34,7 +34,7 @@ class Enricher:
 
     def __init__(self, nlp: Language, definitions: Sequence[TopicDefinition]) -> None:
         self.nlp = nlp
-        self.definitions = tuple(definitions)
+        self.classifier = TopicClassifier(definitions)
         self.gazetteer = gazetteer_index(nlp)
 
     @classmethod
@@ -42,8 +42,12 @@ class Enricher:
         return cls(load_nlp(spacy_model), load_definitions())
 
     @property
+    def definitions(self) -> tuple[TopicDefinition, ...]:
+        return self.classifier.definitions
+
+    @property
     def topics(self) -> tuple[str, ...]:
-        return tuple(definition.topic for definition in self.definitions)
+        return self.classifier.topics
 
     def enrich(self, dispatch: Dispatch, received_at: datetime | None = None) -> EnrichedDispatch:
         return self.enrich_many([(dispatch, received_at or utc_now())])[0]
@@ -65,8 +69,9 @@ class Enricher:
                 **dispatch.model_dump(),
                 entities=entities,
                 entity_summary=summarize_entities(entities, lead_end(dispatch.body)),
-                topics=classify(self.definitions, dispatch.headline, dispatch.body,
-                                frozenset(e.wikidata_id for e in entities if e.wikidata_id)),
+                topics=self.classifier.classify(
+                    dispatch.headline, dispatch.body,
+                    frozenset(e.wikidata_id for e in entities if e.wikidata_id)),
                 received_at=received_at,
                 enriched_at=utc_now(),
             ))

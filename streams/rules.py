@@ -73,8 +73,13 @@ class Pattern(BaseModel):
         return self
 
     @cached_property
+    def expressions(self) -> tuple[str, ...]:
+        """The expressions that must all match in one sentence (one for a `regex`)."""
+        return (self.regex,) if self.regex else tuple(self.all_of or ())
+
+    @cached_property
     def compiled(self) -> tuple[re.Pattern[str], ...]:
-        return tuple(_compile(r) for r in ([self.regex] if self.regex else self.all_of or []))
+        return tuple(_compile(r) for r in self.expressions)
 
 
 class Requirement(BaseModel):

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
 
 # Typographic variants that wire copy mixes freely with their ASCII forms.
 _EQUIVALENTS = {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2010": "-", "\u2011": "-",
                 "\u2013": "-", "\u00a0": " ", "\u202f": " "}
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     ch = _EQUIVALENTS.get(ch, ch)
     base = unicodedata.normalize("NFD", ch)[0]
@@ -19,10 +17,21 @@ def _fold_char(ch: str) -> str:
     return lowered[0] if len(lowered) >= 1 else base
 
 
+class _FoldTable(dict[int, str]):
+    """A `str.translate` table that computes each character's folding once, on first use."""
+
+    def __missing__(self, codepoint: int) -> str:
+        folded = self[codepoint] = _fold_char(chr(codepoint))
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
 def fold(text: str) -> str:
     """Lower-case, accent-free, ASCII-punctuated copy of `text` of exactly the same length.
 
     "Élysée’s" -> "elysee's". Rules are written against folded text, so "Etats-Unis" and
     "États-Unis" match the same pattern, and a match's offsets hold in the original text.
     """
-    return "".join(_fold_char(ch) for ch in text)
+    return text.translate(_FOLD_TABLE)

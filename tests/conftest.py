@@ -8,6 +8,7 @@ import pytest
 
 from schemas import Dispatch
 from seeds import SEED_TEXTS
+from streams.classify import TopicClassifier
 from streams.enrich import Enricher
 from streams.feed import read_feed
 from streams.rules import TopicDefinition, load_definitions
@@ -22,6 +23,11 @@ def settings() -> Settings:
 @pytest.fixture(scope="session")
 def definitions() -> tuple[TopicDefinition, ...]:
     return load_definitions()
+
+
+@pytest.fixture(scope="session")
+def classifier(definitions: tuple[TopicDefinition, ...]) -> TopicClassifier:
+    return TopicClassifier(definitions)
 
 
 @pytest.fixture(scope="session")
