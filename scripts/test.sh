@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=.venv/bin
 
-scripts/system-deps.sh kcat:kcat
+# kcat: a plain Kafka client reads the alerts; prometheus: a real server scrapes the worker,
+# and its promtool checks and unit-tests the alerting rules.
+scripts/system-deps.sh kcat:kcat prometheus:prometheus prometheus:promtool
 
 "$bin/ruff" check .
 "$bin/mypy"

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram, Info
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Gauge, Histogram, Info
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                   120.0, 300.0)
 
 DISPATCHES_CONSUMED = Counter(
     "wirewatch_dispatches_consumed_total",
@@ -24,7 +30,83 @@ ALERTS_PUBLISHED = Counter(
 )
 PROCESSING_SECONDS = Histogram(
     "wirewatch_processing_seconds",
-    "Time from receiving a dispatch to having published its enriched form and alerts.",
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    "Time from receiving a message to having published its enriched form and alerts.",
+    buckets=LATENCY_BUCKETS,
 )
-BUILD_INFO = Info("wirewatch_build", "Versions of the model and rules the worker runs.")
+STAGE_SECONDS = Histogram(
+    "wirewatch_stage_duration_seconds",
+    "Time per dispatch in each stage: validate, enrich (entities), classify, publish.",
+    ["stage"],
+    buckets=LATENCY_BUCKETS,
+)
+END_TO_END_SECONDS = Histogram(
+    "wirewatch_end_to_end_latency_seconds",
+    "From the dispatch's timestamp on the input topic to the publication of its alert.",
+    buckets=LATENCY_BUCKETS,
+)
+ALERT_SCORE = Histogram(
+    "wirewatch_alert_score",
+    "Scores of the alerts published, by watched topic.",
+    ["topic"],
+    buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+)
+CONSUMER_LAG = Gauge(
+    "wirewatch_consumer_lag_messages",
+    "Messages of an input partition this worker owns that it has not processed yet.",
+    ["partition"],
+)
+SECONDS_SINCE_PROCESSED = Gauge(
+    "wirewatch_seconds_since_last_processed",
+    "Seconds since this worker last processed a message of an input partition it owns "
+    "(since it was assigned the partition, when it has processed none).",
+    ["partition"],
+)
+BUILD_INFO = Info("wirewatch_build", "Versions of the model, gazetteer and rules the worker runs.")
+
+STAGES = ("validate", "enrich", "classify", "publish")
+
+
+@dataclass
+class PartitionProgress:
+    """What a worker has processed of each input partition, for lag and stall metrics.
+
+    Plain bookkeeping: the worker records each message, and a timer asks for the lag and age
+    of the partitions it owns, given their high watermarks."""
+
+    next_offset: dict[int, int] = field(default_factory=dict)
+    last_processed_at: dict[int, float] = field(default_factory=dict)
+    assigned_at: dict[int, float] = field(default_factory=dict)
+
+    def processed(self, partition: int, offset: int, now: float) -> None:
+        self.next_offset[partition] = offset + 1
+        self.last_processed_at[partition] = now
+
+    def snapshot(self, owned: Iterable[int], highwaters: Mapping[int, int],
+                 positions: Mapping[int, int], now: float) -> dict[int, tuple[int, float]]:
+        """Per owned partition: (messages not processed yet, seconds since last progress)."""
+        result = {}
+        for partition in owned:
+            self.assigned_at.setdefault(partition, now)
+            done = self.next_offset.get(partition, positions.get(partition, 0))
+            lag = max(highwaters.get(partition, done) - done, 0)
+            since = self.last_processed_at.get(partition, self.assigned_at[partition])
+            result[partition] = (lag, max(now - since, 0.0))
+        for partition in set(self.assigned_at) - set(result):  # revoked
+            del self.assigned_at[partition]
+        return result
+
+
+def export_partition_progress(snapshot: Mapping[int, tuple[int, float]]) -> None:
+    """Set the lag and age gauges to `snapshot`, dropping the partitions no longer owned."""
+    for gauge in (CONSUMER_LAG, SECONDS_SINCE_PROCESSED):
+        for (label,) in [key for key in _label_values(gauge)
+                         if int(key[0]) not in snapshot]:
+            gauge.remove(label)
+    for partition, (lag, age) in snapshot.items():
+        CONSUMER_LAG.labels(partition=str(partition)).set(lag)
+        SECONDS_SINCE_PROCESSED.labels(partition=str(partition)).set(round(age, 3))
+
+
+def _label_values(gauge: Gauge) -> list[tuple[str, ...]]:
+    return [tuple(sample.labels[name] for name in ("partition",))
+            for metric in gauge.collect() for sample in metric.samples]
