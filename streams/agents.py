@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
+from faust import Stream
 from faust.types import EventT, StreamT
 
+from schemas import Dispatch, EnrichedDispatch
 from schemas.models import utc_now
 from streams import metrics, topics
 from streams.app import app
@@ -31,6 +36,8 @@ settings = app.wirewatch_settings
 _outputs = {t.get_topic_name(): t for t in (topics.enriched, topics.dead_letter,
                                             *topics.alerts.values())}
 progress = metrics.PartitionProgress()
+# One thread runs the NLP: spaCy is not shared across threads, and one is what a worker has.
+_nlp_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wirewatch-nlp")
 
 
 @lru_cache(maxsize=1)
@@ -67,31 +74,55 @@ class Outcome:
     alert_scores: tuple[tuple[str, float], ...] = ()  # (watched topic, score) per alert
 
 
-def records_for_event(event: EventT) -> Outcome:
-    """What to publish for one consumed message, and its dead-letter reason if it has one."""
+def _source(event: EventT) -> SourcePosition:
     message = event.message
-    source = SourcePosition(message.topic, message.partition, message.offset,
-                            int(message.timestamp * 1000) if message.timestamp else None)
-    received_at = utc_now()
-    try:
-        began = time.perf_counter()
-        dispatch = decode_dispatch(message.value)
-        _observe_stage("validate", time.perf_counter() - began)
-        [enriched] = enricher().enrich_many([(dispatch, received_at)], observe=_observe_stage)
-    except InvalidDispatch as exc:
-        return Outcome([dead_letter_record(settings.topic_dead_letter, message.key,
-                                           message.value, source, exc.reason,
-                                           exc.exception_class, exc.message)], exc.reason)
-    except Exception as exc:  # the NLP step failing on one dispatch must not stop the stream
-        logger.exception("enrichment failed for message at %s", source)
-        return Outcome([dead_letter_record(settings.topic_dead_letter, message.key,
-                                           message.value, source, REASON_PROCESSING_ERROR,
-                                           type(exc).__name__, str(exc) or repr(exc))],
-                       REASON_PROCESSING_ERROR)
+    return SourcePosition(message.topic, message.partition, message.offset,
+                          int(message.timestamp * 1000) if message.timestamp else None)
+
+
+def _dead_letter(event: EventT, reason: str, exception_class: str, message: str) -> Outcome:
+    return Outcome([dead_letter_record(settings.topic_dead_letter, event.message.key,
+                                       event.message.value, _source(event), reason,
+                                       exception_class, message)], reason)
+
+
+def _enriched(enriched: EnrichedDispatch) -> Outcome:
     return Outcome(
         enriched_records(enriched, settings.topic_enriched, settings.alert_topic_prefix,
                          settings.top_entities_in_alert),
         alert_scores=tuple((match.topic, match.score) for match in enriched.topics))
+
+
+def outcomes_for_events(events: Sequence[EventT]) -> list[Outcome]:
+    """What to publish for each consumed message of a batch: its enriched form and alerts,
+    or a dead letter saying why not. Valid dispatches are enriched together; if that fails,
+    one by one, so that one dispatch the NLP step cannot take does not sink the batch."""
+    outcomes: list[Outcome | None] = [None] * len(events)
+    valid: list[tuple[int, Dispatch]] = []
+    received_at = utc_now()
+    for position, event in enumerate(events):
+        began = time.perf_counter()
+        try:
+            valid.append((position, decode_dispatch(event.message.value)))
+        except InvalidDispatch as exc:
+            outcomes[position] = _dead_letter(event, exc.reason, exc.exception_class,
+                                              exc.message)
+        _observe_stage("validate", time.perf_counter() - began)
+    try:
+        enriched = enricher().enrich_many([(d, received_at) for _, d in valid],
+                                          observe=_observe_stage)
+        for (position, _), item in zip(valid, enriched, strict=True):
+            outcomes[position] = _enriched(item)
+    except Exception:
+        for position, dispatch in valid:
+            try:
+                outcomes[position] = _enriched(enricher().enrich(dispatch, received_at))
+            except Exception as exc:  # the NLP step failing must not stop the stream
+                logger.exception("enrichment failed for message at %s",
+                                 _source(events[position]))
+                outcomes[position] = _dead_letter(events[position], REASON_PROCESSING_ERROR,
+                                                  type(exc).__name__, str(exc) or repr(exc))
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 async def _publish(records: list[OutgoingRecord]) -> None:
@@ -116,18 +147,27 @@ def _count(outcome: Outcome, message_timestamp: float | None) -> None:
 
 @app.agent(topics.dispatches, name="wirewatch.process_dispatches")
 async def process_dispatches(stream: StreamT) -> AsyncIterator[None]:
-    """validate -> enrich -> classify -> publish the enriched dispatch and its alerts."""
-    enricher()  # load the model before the first message, not during it
-    async for event in stream.events():
+    """validate -> enrich -> classify -> publish the enriched dispatches and their alerts,
+    in batches (offsets are acknowledged once a batch is published)."""
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(_nlp_thread, enricher)  # load the model before any message
+    # take_events is on Faust's Stream, not on the StreamT protocol agents are typed with.
+    batches = cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_within)
+    async for events in batches:
         began = time.perf_counter()
-        metrics.DISPATCHES_CONSUMED.inc()
-        outcome = records_for_event(event)
-        publish_began = time.perf_counter()
-        await _publish(outcome.records)
-        _observe_stage("publish", time.perf_counter() - publish_began)
-        _count(outcome, event.message.timestamp)
-        progress.processed(event.message.partition, event.message.offset, time.time())
-        metrics.PROCESSING_SECONDS.observe(time.perf_counter() - began)
+        metrics.DISPATCHES_CONSUMED.inc(len(events))
+        # The model works in its own thread: the event loop keeps serving heartbeats,
+        # commits and /metrics meanwhile.
+        outcomes = await loop.run_in_executor(_nlp_thread, outcomes_for_events, events)
+        for event, outcome in zip(events, outcomes, strict=True):
+            publish_began = time.perf_counter()
+            await _publish(outcome.records)
+            _observe_stage("publish", time.perf_counter() - publish_began)
+            _count(outcome, event.message.timestamp)
+            progress.processed(event.message.partition, event.message.offset, time.time())
+        per_message = (time.perf_counter() - began) / len(events)
+        for _ in events:
+            metrics.PROCESSING_SECONDS.observe(per_message)
         yield None
 
 

@@ -40,12 +40,13 @@ class Settings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=1, le=65535)
     spacy_model: str = "fr_core_news_sm"
-    max_body_chars: int = Field(
-        default=200_000,
-        ge=1,
-        description="Dispatches with a longer body are dead-lettered instead of enriched.",
-    )
     top_entities_in_alert: int = Field(default=8, ge=0)
+    batch_size: int = Field(
+        default=16, ge=1, le=1000,
+        description="Dispatches the worker hands to spaCy at once (batching is ~2x faster).")
+    batch_within: float = Field(
+        default=0.05, gt=0,
+        description="Seconds the worker waits to fill a batch before processing what it has.")
 
     # Local development broker (`wirewatch broker ...`).
     state_dir: Path = Field(

@@ -1,0 +1,82 @@
+"""The agent's batch step, without Kafka: each message gets its outputs or a dead letter."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import pytest
+
+from schemas import Dispatch, EnrichedDispatch
+from streams import agents
+from streams.pipeline import HEADER_EXCEPTION_CLASS, HEADER_REASON
+
+
+@dataclass
+class FakeMessage:
+    value: bytes
+    key: bytes
+    offset: int
+    topic: str = "dispatches"
+    partition: int = 0
+    timestamp: float = 1_700_000_000.0
+
+
+@dataclass
+class FakeEvent:
+    message: FakeMessage
+
+
+class ExplodingEnricher:
+    """Enriches like the real one, but the NLP step raises on one dispatch."""
+
+    def __init__(self, real: agents.Enricher) -> None:
+        self.real = real
+
+    def enrich_many(self, batch: list[tuple[Dispatch, datetime]], observe=None
+                    ) -> list[EnrichedDispatch]:
+        if any("BOOM" in dispatch.body for dispatch, _ in batch):
+            raise RuntimeError("the model fell over")
+        return self.real.enrich_many(batch, observe)
+
+    def enrich(self, dispatch: Dispatch, received_at: datetime) -> EnrichedDispatch:
+        return self.enrich_many([(dispatch, received_at)])[0]
+
+
+def event(offset: int, value: bytes) -> FakeEvent:
+    return FakeEvent(FakeMessage(value=value, key=f"k{offset}".encode(), offset=offset))
+
+
+def dispatch_json(dispatch_id: str, body: str) -> bytes:
+    return json.dumps({"id": dispatch_id, "language": "fr", "body": body}).encode()
+
+
+@pytest.fixture
+def exploding(monkeypatch, enricher):
+    monkeypatch.setattr(agents, "enricher", lambda: ExplodingEnricher(enricher))
+
+
+def test_one_dispatch_the_nlp_cannot_take_is_dead_lettered_and_the_rest_go_on(exploding):
+    events = [
+        event(0, dispatch_json("a", "Les derniers soldats américains ont quitté Kaboul.")),
+        event(1, b"{not json"),
+        event(2, dispatch_json("b", "BOOM")),
+        event(3, dispatch_json("c", "Le festival de Cannes s'ouvre mardi.")),
+    ]
+    outcomes = agents.outcomes_for_events(events)
+    assert [o.dead_letter_reason for o in outcomes] == [
+        None, "invalid_json", "processing_error", None]
+    headers = dict(outcomes[2].records[0].headers)
+    assert headers[HEADER_REASON] == b"processing_error"
+    assert headers[HEADER_EXCEPTION_CLASS] == b"RuntimeError"
+    assert outcomes[2].records[0].value == dispatch_json("b", "BOOM")  # original bytes kept
+    assert {r.key for r in outcomes[0].records} == {b"a"}
+    assert outcomes[3].records[0].topic == agents.settings.topic_enriched
+
+
+def test_a_batch_is_enriched_in_order(enricher, monkeypatch):
+    monkeypatch.setattr(agents, "enricher", lambda: enricher)
+    events = [event(n, dispatch_json(f"d{n}", f"Texte numéro {n}.")) for n in range(5)]
+    outcomes = agents.outcomes_for_events(events)
+    assert [o.records[0].key for o in outcomes] == [f"d{n}".encode() for n in range(5)]
