@@ -14,7 +14,9 @@ COPY seeds ./seeds
 RUN pip install . && useradd --create-home --uid 10001 wirewatch && chown wirewatch /app
 USER wirewatch
 
-ENV WIREWATCH_WEB_HOST=0.0.0.0 \
+# One core per worker: scale with worker processes (replicas), not BLAS threads.
+ENV OPENBLAS_NUM_THREADS=1 \
+    WIREWATCH_WEB_HOST=0.0.0.0 \
     WIREWATCH_STATE_DIR=/app/.wirewatch
 EXPOSE 6066
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=5 \

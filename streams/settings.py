@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         default=16, ge=1, le=1000,
         description="Dispatches the worker hands to spaCy at once (batching is ~2x faster).")
     batch_within: float = Field(
-        default=0.05, gt=0,
+        # Short: under load batches fill at once; at a quiet time a dispatch should not wait.
+        default=0.01, gt=0,
         description="Seconds the worker waits to fill a batch before processing what it has.")
 
     # Local development broker (`wirewatch broker ...`).
