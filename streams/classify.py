@@ -170,11 +170,12 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
                 candidates: Sequence[frozenset[int]] = ()) -> TopicScore:
     """Score one topic: sentence values weighted by position, best first with decay;
     negatives subtract; a passing mention counts `passing_mention_factor` as much."""
+    texts = _field_texts(sentences) if definition.requires else []
     missing = tuple(
         requirement.name for requirement in definition.requires
         if not (requirement.entities & entity_ids or (
             requirement.compiled is not None
-            and any(requirement.compiled.search(text) for text in _field_texts(sentences))))
+            and any(requirement.compiled.search(text) for text in texts)))
     )
     positives: list[float] = []
     negatives = 0.0

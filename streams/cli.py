@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import seeds
 from schemas import Alert, Dispatch
+from schemas.models import utc_now
 from streams import agents, localbroker, topics
 from streams.app import app
 from streams.datafiles import DataFileError
@@ -129,8 +130,6 @@ async def enrich(self: AppCommand, batch_size: int) -> None:
     batch: list[Dispatch] = []
 
     def flush() -> None:
-        from schemas.models import utc_now
-
         now = utc_now()
         for enriched in enricher.enrich_many([(d, now) for d in batch]):
             out.write(enriched.to_json_bytes() + b"\n")
@@ -196,12 +195,13 @@ async def eval_entities(self: AppCommand, path: Path, kind: str, as_json: bool,
     # Linking is scored on the gazetteer entities that have a Wikidata id.
     entries = [e for e in (gazetteer_index(nlp) or load_gazetteer().by_key()).values() if e.qid]
     known = {e.name: e.qid for e in entries if e.qid} | {e.qid: e.qid for e in entries if e.qid}
+    index = gazetteer_index(nlp)
     report = EntityReport()
     began = time.perf_counter()
     docs = nlp.pipe([example.text for example in examples], batch_size=32)
     for example, doc in zip(examples, docs, strict=True):
         predicted = [PredictedEntity(e.text, e.label, e.canonical, e.wikidata_id)
-                     for e in entities_of(doc, "body", gazetteer_index(nlp))]
+                     for e in entities_of(doc, "body", index)]
         score_example(example.entities, predicted, known, report, example.id)
     seconds = time.perf_counter() - began
     if as_json:
@@ -252,8 +252,6 @@ async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool) -> 
         raise fail(str(exc)) from None
     report = TopicReport(by_topic={topic: PRF() for topic in enricher.topics})
     began = time.perf_counter()
-    from schemas.models import utc_now
-
     now = utc_now()
     for start in range(0, len(items), 32):
         chunk = items[start:start + 32]
