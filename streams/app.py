@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TransportT
+from faust.types.auth import CredentialsT
 
 from streams.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+
+
+class IdempotentProducer(faust_aiokafka.Producer):
+    """Faust's producer is idempotent only under `exactly_once`. Wirewatch runs at least once
+    and wants it too: a send retried after a broker failure must not be written twice."""
+
+    def _settings_extra(self) -> dict[str, Any]:
+        return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
+
+
+class WirewatchTransport(faust_aiokafka.Transport):
+    Producer = IdempotentProducer
 
 
 class WirewatchApp(faust.App):
@@ -18,6 +34,12 @@ class WirewatchApp(faust.App):
     wirewatch_settings: Settings
     # Filled by streams.topics: every Kafka topic the worker reads or writes.
     owned_topics: tuple[str, ...] = ()
+
+    def _new_transport(self) -> TransportT:
+        return WirewatchTransport(self.conf.broker_consumer, self)
+
+    def _new_producer_transport(self) -> TransportT:
+        return WirewatchTransport(self.conf.broker_producer, self)
 
     async def on_first_start(self) -> None:
         # Faust creates its data folder without parents; the state folder may not exist yet.
@@ -35,10 +57,26 @@ class WirewatchApp(faust.App):
             logger.info("created topics: %s", ", ".join(created))
 
 
+def broker_credentials(settings: Settings) -> CredentialsT | None:
+    """Faust's credentials for the security settings (the same as `connection_options`)."""
+    context = settings.ssl_context()
+    if settings.security_protocol.startswith("SASL_"):
+        password = settings.sasl_password
+        # With an SSL context Faust speaks SASL_SSL, without one SASL_PLAINTEXT.
+        return faust.SASLCredentials(
+            username=settings.sasl_username,
+            password=password.get_secret_value() if password else None,
+            ssl_context=context, mechanism=settings.sasl_mechanism)
+    if context is not None:
+        return faust.SSLCredentials(context)
+    return None
+
+
 def create_app(settings: Settings) -> WirewatchApp:
     app = WirewatchApp(
         settings.app_id,
         broker=settings.broker_url,
+        broker_credentials=broker_credentials(settings),
         # Values stay bytes through Faust: the agent decodes them itself, so that a message
         # that is not JSON reaches the dead-letter topic instead of failing in Faust.
         key_serializer="raw",
@@ -53,6 +91,10 @@ def create_app(settings: Settings) -> WirewatchApp:
         store="memory://",
         autodiscover=False,
         producer_acks=-1,
+        producer_max_request_size=settings.max_message_bytes,
+        consumer_max_fetch_size=settings.max_message_bytes,
+        broker_commit_interval=settings.commit_interval,
+        broker_session_timeout=settings.session_timeout,
     )
     app.wirewatch_settings = settings
     setup_prometheus_sensors(app, pattern="/metrics", name_prefix="faust")

@@ -36,7 +36,7 @@ from streams.evaluation import (
     score_example,
 )
 from streams.feed import FeedError, read_feed
-from streams.kafka import BrokerUnavailable, ensure_topics, start_consumer, start_producer
+from streams.kafka import BrokerConnectionError, ensure_topics, start_consumer, start_producer
 from streams.pipeline import (
     HEADER_EXCEPTION_MESSAGE,
     HEADER_REASON,
@@ -340,7 +340,7 @@ async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
     try:
         await ensure_topics(settings, topics.names.all())
         producer = await start_producer(settings)
-    except BrokerUnavailable as exc:
+    except BrokerConnectionError as exc:
         raise fail(str(exc)) from None
     delays = pacing_delays(dispatches, rate, speed)
     sent = 0
@@ -456,7 +456,7 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bo
     try:
         await ensure_topics(settings, wanted)
         consumer = await start_consumer(settings, wanted, from_beginning=from_beginning)
-    except BrokerUnavailable as exc:
+    except BrokerConnectionError as exc:
         raise fail(str(exc)) from None
     stderr.print(f"listening on {', '.join(wanted)}"
                  f"{' from the beginning' if from_beginning else ''} (Ctrl-C to stop)")

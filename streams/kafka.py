@@ -5,32 +5,129 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Iterable
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import (
+    AuthenticationFailedError,
+    AuthenticationMethodNotSupported,
+    IllegalSaslStateError,
+    KafkaConnectionError,
+    KafkaError,
+    SaslAuthenticationFailed,
+    TopicAlreadyExistsError,
+    UnsupportedSaslMechanismError,
+)
 
 from streams.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
-class BrokerUnavailable(RuntimeError):
+class BrokerConnectionError(RuntimeError):
+    """A Kafka client cannot connect; the message says why and which setting to check."""
+
+
+class BrokerUnavailable(BrokerConnectionError):
     """No Kafka broker answers at the configured bootstrap servers."""
 
 
+class BrokerAuthenticationFailed(BrokerConnectionError):
+    """A broker answers but the TLS handshake or the SASL login fails: retrying cannot help."""
+
+
+# What aiokafka raises when a broker refuses the SASL login (or its mechanism).
+_LOGIN_ERRORS = (SaslAuthenticationFailed, AuthenticationFailedError,
+                 AuthenticationMethodNotSupported, UnsupportedSaslMechanismError,
+                 IllegalSaslStateError)
+
+
 def connection_options(settings: Settings) -> dict[str, Any]:
-    """Options every aiokafka client gets: where the brokers are."""
-    return {"bootstrap_servers": settings.bootstrap_servers}
+    """Options every aiokafka client gets: where the brokers are and how to log in.
+
+    The only place the SASL password is revealed, to hand it to aiokafka.
+    """
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.bootstrap_servers,
+        "security_protocol": settings.security_protocol,
+        "ssl_context": settings.ssl_context(),
+    }
+    if settings.security_protocol.startswith("SASL_"):
+        password = settings.sasl_password
+        options |= {
+            "sasl_mechanism": settings.sasl_mechanism,
+            "sasl_plain_username": settings.sasl_username,
+            "sasl_plain_password": password.get_secret_value() if password else None,
+        }
+    return options
+
+
+def _redacted(settings: Settings, text: str) -> str:
+    """`text` without the secrets of the settings, whatever a library put into it."""
+    for secret in (settings.sasl_password, settings.ssl_key_password):
+        if secret is not None and secret.get_secret_value():
+            text = text.replace(secret.get_secret_value(), "**********")
+    return text
 
 
 def _unavailable(settings: Settings, exc: BaseException) -> BrokerUnavailable:
-    return BrokerUnavailable(
+    return BrokerUnavailable(_redacted(
+        settings,
         f"no Kafka broker answers at {settings.bootstrap_servers} ({exc}). Start one with "
-        "`wirewatch broker start`, or set WIREWATCH_BOOTSTRAP_SERVERS."
-    )
+        "`wirewatch broker start`, or set WIREWATCH_BOOTSTRAP_SERVERS (and "
+        f"WIREWATCH_SECURITY_PROTOCOL, now {settings.security_protocol}, if the brokers "
+        "need TLS or SASL).",
+    ))
+
+
+def _login_failed(settings: Settings, server: str, exc: BaseException
+                  ) -> BrokerAuthenticationFailed:
+    return BrokerAuthenticationFailed(_redacted(
+        settings,
+        f"the Kafka broker at {server} refused the {settings.sasl_mechanism} login of user "
+        f"{settings.sasl_username!r} ({exc}). Check WIREWATCH_SASL_USERNAME, "
+        "WIREWATCH_SASL_PASSWORD and WIREWATCH_SASL_MECHANISM.",
+    ))
+
+
+def _tls_failed(settings: Settings, server: str, exc: BaseException
+                ) -> BrokerAuthenticationFailed:
+    return BrokerAuthenticationFailed(_redacted(
+        settings,
+        f"the TLS handshake with the Kafka broker at {server} failed ({exc}). Check "
+        "WIREWATCH_SSL_CAFILE (the CA that signed the broker's certificate), "
+        "WIREWATCH_SSL_CHECK_HOSTNAME, and that this port serves TLS.",
+    ))
+
+
+async def _connection_failure(settings: Settings, exc: BaseException
+                              ) -> BrokerConnectionError:
+    """Why a client failed to bootstrap.
+
+    aiokafka only logs the cause and raises a bare "Unable to bootstrap" for a refused login
+    as for a broker that is down. One direct connection per bootstrap server recovers the
+    cause, so that a bad password or CA fails at once and says so, instead of passing for
+    an outage (which Faust would retry forever).
+    """
+    options = connection_options(settings)
+    del options["bootstrap_servers"]
+    for server in (s.strip() for s in settings.bootstrap_servers.split(",")):
+        host, _, port = server.rpartition(":")
+        try:
+            conn = await create_conn(host.strip("[]"), int(port), request_timeout_ms=10000,
+                                     **options)
+        except _LOGIN_ERRORS as cause:
+            return _login_failed(settings, server, cause)
+        except ssl.SSLError as cause:
+            return _tls_failed(settings, server, cause)
+        except (OSError, KafkaError, TimeoutError, ValueError):
+            continue  # this one is down (or not a host:port); try the next
+        conn.close()
+    return _unavailable(settings, exc)
 
 
 async def _broker_answers(settings: Settings) -> bool:
@@ -39,6 +136,11 @@ async def _broker_answers(settings: Settings) -> bool:
         await admin.start()
         await admin.describe_cluster()
         return True
+    except KafkaConnectionError as exc:
+        failure = await _connection_failure(settings, exc)
+        if isinstance(failure, BrokerAuthenticationFailed):
+            raise failure from exc
+        return False
     except (KafkaError, OSError):
         return False
     finally:
@@ -46,7 +148,11 @@ async def _broker_answers(settings: Settings) -> bool:
 
 
 def broker_answers(settings: Settings) -> bool:
-    """True when a broker answers a metadata request (blocking; for CLI and start-up checks)."""
+    """True when a broker answers a metadata request (blocking; for CLI and start-up checks).
+
+    Raises `BrokerAuthenticationFailed` when one answers but refuses the credentials: waiting
+    for it would not help.
+    """
     return asyncio.run(_broker_answers(settings))
 
 
@@ -58,7 +164,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
         await admin.start()
     except KafkaConnectionError as exc:
         await admin.close()
-        raise _unavailable(settings, exc) from exc
+        raise await _connection_failure(settings, exc) from exc
     try:
         existing = set(await admin.list_topics())
         wanted = [name for name in dict.fromkeys(names) if name not in existing]
@@ -69,6 +175,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
                     name=name,
                     num_partitions=settings.topic_partitions,
                     replication_factor=settings.topic_replication_factor,
+                    topic_configs={"max.message.bytes": str(settings.max_message_bytes)},
                 )])
                 created.append(name)
             except TopicAlreadyExistsError:  # another worker created it meanwhile
@@ -111,7 +218,7 @@ async def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list
         await admin.start()
         descriptions = await admin.describe_topics(topics)
     except KafkaConnectionError as exc:
-        raise _unavailable(settings, exc) from exc
+        raise await _connection_failure(settings, exc) from exc
     finally:
         await admin.close()
     return {d["topic"]: sorted(p["partition"] for p in d.get("partitions", []))
@@ -119,26 +226,28 @@ async def partitions_of(settings: Settings, topics: list[str]) -> dict[str, list
 
 
 async def start_producer(settings: Settings) -> AIOKafkaProducer:
-    """An idempotent producer that waits for all replicas, started, or `BrokerUnavailable`."""
+    """An idempotent producer that waits for all replicas, started, or a
+    `BrokerConnectionError` that says why not."""
     producer = AIOKafkaProducer(
         **connection_options(settings),
         acks="all",
         enable_idempotence=True,
         linger_ms=5,
+        max_request_size=settings.max_message_bytes,
         request_timeout_ms=15000,
     )
     try:
         await producer.start()
     except KafkaConnectionError as exc:
         await producer.stop()
-        raise _unavailable(settings, exc) from exc
+        raise await _connection_failure(settings, exc) from exc
     return producer
 
 
 async def start_consumer(settings: Settings, topics: list[str], *,
                          from_beginning: bool) -> AIOKafkaConsumer:
     """A group-less consumer of all partitions of `topics`, started and positioned, or
-    `BrokerUnavailable`. Positions are resolved before returning, so that a message produced
+    a `BrokerConnectionError`. Positions are resolved before returning, so that a message produced
     after this returns is never missed by a consumer that starts "from now"."""
     consumer = AIOKafkaConsumer(
         **connection_options(settings),
@@ -146,12 +255,14 @@ async def start_consumer(settings: Settings, topics: list[str], *,
         enable_auto_commit=False,
         auto_offset_reset="earliest" if from_beginning else "latest",
         isolation_level="read_committed",
+        max_partition_fetch_bytes=settings.max_message_bytes,
+        fetch_max_bytes=max(settings.max_message_bytes, 50 * 1024 * 1024),
     )
     try:
         await consumer.start()
     except KafkaConnectionError as exc:
         await consumer.stop()
-        raise _unavailable(settings, exc) from exc
+        raise await _connection_failure(settings, exc) from exc
     partitions = [
         TopicPartition(topic, number)
         for topic, numbers in (await partitions_of(settings, topics)).items()

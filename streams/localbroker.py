@@ -11,8 +11,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from streams.settings import Settings
@@ -26,6 +26,32 @@ STORAGE_TOOL = "kafka.tools.StorageTool"
 
 class BrokerError(RuntimeError):
     """The local broker cannot be set up or started; the message says what to do."""
+
+
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# Characters that would break the JAAS line or StorageTool's --add-scram syntax.
+_UNQUOTABLE = set(',[]="\\; \n')
+
+
+@dataclass(frozen=True)
+class SecureListener:
+    """An extra SASL_SSL listener of the local broker, to try TLS and SASL logins locally.
+
+    `keystore_pem` holds the broker's unencrypted PKCS#8 private key ("BEGIN PRIVATE KEY")
+    and its certificate chain. `users` log in with any of `SASL_MECHANISMS`; SCRAM users are
+    written when the storage is formatted, so they are fixed for the life of a state folder.
+    """
+
+    port: int
+    keystore_pem: Path
+    users: Mapping[str, str] = field(repr=False)  # name -> password
+
+    def __post_init__(self) -> None:
+        bad = [name for name, password in self.users.items()
+               if not name or not password or _UNQUOTABLE & set(name + password)]
+        if not self.users or bad:
+            raise BrokerError(f"SASL users need a non-empty name and password without any of "
+                              f"{''.join(sorted(_UNQUOTABLE))!r}; check: {bad or 'no user'}")
 
 
 @dataclass(frozen=True)
@@ -108,19 +134,41 @@ def resolve_jars(paths: BrokerPaths, *, quiet: bool = True) -> Path:
     return paths.lib
 
 
-def server_properties(settings: Settings, paths: BrokerPaths) -> str:
+def _secure_properties(secure: SecureListener) -> list[str]:
+    """The SASL_SSL listener's TLS key and logins (inter-broker traffic stays PLAINTEXT)."""
+    prefix = "listener.name.sasl_ssl"
+    plain_users = " ".join(f'user_{name}="{password}"' for name, password in
+                           secure.users.items())
+    return [
+        f"{prefix}.ssl.keystore.type=PEM",
+        # Kafka reads a PEM keystore file with an unencrypted key when no key password is set.
+        f"{prefix}.ssl.keystore.location={secure.keystore_pem.resolve()}",
+        f"{prefix}.sasl.enabled.mechanisms={','.join(SASL_MECHANISMS)}",
+        f"{prefix}.plain.sasl.jaas.config="
+        f"org.apache.kafka.common.security.plain.PlainLoginModule required {plain_users};",
+        *(f"{prefix}.{mechanism.lower()}.sasl.jaas.config="
+          "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+          for mechanism in SASL_MECHANISMS if mechanism.startswith("SCRAM-")),
+    ]
+
+
+def server_properties(settings: Settings, paths: BrokerPaths,
+                      secure: SecureListener | None = None) -> str:
     host = settings.broker_host
+    sasl_ssl = f",SASL_SSL://{host}:{secure.port}" if secure else ""
     return "\n".join([
         "# Written by `wirewatch broker start`; edits are overwritten.",
         "process.roles=broker,controller",
         "node.id=1",
         f"controller.quorum.voters=1@{host}:{settings.controller_port}",
-        f"listeners=PLAINTEXT://{host}:{settings.broker_port},"
+        f"listeners=PLAINTEXT://{host}:{settings.broker_port}{sasl_ssl},"
         f"CONTROLLER://{host}:{settings.controller_port}",
-        f"advertised.listeners=PLAINTEXT://{host}:{settings.broker_port}",
+        f"advertised.listeners=PLAINTEXT://{host}:{settings.broker_port}{sasl_ssl}",
         "controller.listener.names=CONTROLLER",
         "inter.broker.listener.name=PLAINTEXT",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        + (",SASL_SSL:SASL_SSL" if secure else ""),
+        *(_secure_properties(secure) if secure else []),
         f"log.dirs={paths.data}",
         # Topics are created by the worker with their partition count; a typo in a topic
         # name must fail rather than silently create a one-partition topic.
@@ -168,14 +216,20 @@ def running_pid(paths: BrokerPaths) -> int | None:
     return pid if pid is not None and _is_our_broker(pid, paths) else None
 
 
-def _format_storage(paths: BrokerPaths) -> None:
+def _format_storage(paths: BrokerPaths, secure: SecureListener | None = None) -> None:
     if (paths.data / "meta.properties").exists():
         return
     cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    # In KRaft, SCRAM credentials live in the metadata log: the first ones are written here.
+    scram_users = [
+        arg for mechanism in SASL_MECHANISMS if mechanism.startswith("SCRAM-")
+        for name, password in (secure.users.items() if secure else ())
+        for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+    ]
     result = subprocess.run(
         ["java", "-cp", f"{paths.lib}/*", f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
          f"-Dkafka.logs.dir={paths.logs}", STORAGE_TOOL, "format",
-         "-t", cluster_id, "-c", str(paths.config)],
+         "-t", cluster_id, "-c", str(paths.config), *scram_users],
         capture_output=True, text=True, check=False,
     )
     if result.returncode != 0:
@@ -189,8 +243,12 @@ class StartResult:
     seconds: float
 
 
-def start(settings: Settings, timeout: float | None = None) -> StartResult:
-    """Start the local broker and return once it accepts connections; idempotent."""
+def start(settings: Settings, timeout: float | None = None,
+          secure: SecureListener | None = None) -> StartResult:
+    """Start the local broker and return once it accepts connections; idempotent.
+
+    With `secure`, it also serves SASL_SSL on `secure.port` (the readiness check still uses
+    the PLAINTEXT listener)."""
     began = time.monotonic()
     paths = BrokerPaths.from_settings(settings)
     pid = running_pid(paths)
@@ -199,7 +257,7 @@ def start(settings: Settings, timeout: float | None = None) -> StartResult:
         _wait_until_ready(settings, paths, lambda: _is_our_broker(pid, paths),
                           timeout or settings.broker_start_timeout)
         return StartResult(pid, already_running=True, seconds=time.monotonic() - began)
-    for taken in (port, settings.controller_port):
+    for taken in (port, settings.controller_port, *([secure.port] if secure else [])):
         if _port_answers(host, taken):
             raise BrokerError(
                 f"port {host}:{taken} is taken by another process, not by the broker this "
@@ -210,8 +268,10 @@ def start(settings: Settings, timeout: float | None = None) -> StartResult:
     resolve_jars(paths)
     paths.data.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(parents=True, exist_ok=True)
-    paths.config.write_text(server_properties(settings, paths), encoding="utf-8")
-    _format_storage(paths)
+    paths.config.write_text(server_properties(settings, paths, secure), encoding="utf-8")
+    if secure:
+        paths.config.chmod(0o600)  # it holds the PLAIN users' passwords
+    _format_storage(paths, secure)
     command = [
         java, "-Xms256m", f"-Xmx{settings.broker_heap}", "-XX:+UseG1GC",
         "-Djava.awt.headless=true",

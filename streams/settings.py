@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import ssl
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from aiokafka.helpers import create_ssl_context
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
 
 class Settings(BaseSettings):
@@ -16,13 +22,38 @@ class Settings(BaseSettings):
     `get_settings()`) and pass it on.
     """
 
-    model_config = SettingsConfigDict(env_prefix="WIREWATCH_", frozen=True, extra="ignore")
+    # hide_input_in_errors: a validation error would otherwise print every input, the
+    # SASL password included.
+    model_config = SettingsConfigDict(env_prefix="WIREWATCH_", frozen=True, extra="ignore",
+                                      hide_input_in_errors=True)
 
     # Kafka connection.
     bootstrap_servers: str = Field(
         default="127.0.0.1:9092",
         description="Comma-separated host:port list of Kafka brokers.",
     )
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How clients talk to the brokers: TLS (SSL, SASL_SSL) and/or SASL login.",
+    )
+    sasl_mechanism: SaslMechanism = Field(
+        default="PLAIN", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL.")
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (never logged or shown).")
+    ssl_cafile: Path | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the broker certificates "
+                    "(default: the system's trusted CAs).")
+    ssl_certfile: Path | None = Field(
+        default=None, description="PEM client certificate chain, for brokers that require one.")
+    ssl_keyfile: Path | None = Field(
+        default=None, description="PEM private key of `ssl_certfile`.")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of an encrypted `ssl_keyfile`.")
+    ssl_check_hostname: bool = Field(
+        default=True,
+        description="Check that the broker certificate names the host connected to.")
 
     # Topic names: the only place they are spelled.
     topic_dispatches: str = "dispatches"
@@ -48,6 +79,22 @@ class Settings(BaseSettings):
         # Short: under load batches fill at once; at a quiet time a dispatch should not wait.
         default=0.01, gt=0,
         description="Seconds the worker waits to fill a batch before processing what it has.")
+    commit_interval: float = Field(
+        # After a crash, what was processed since the last commit is processed again: this
+        # bounds the duplicates a crash can cause (about throughput x interval).
+        default=1.0, gt=0, le=60,
+        description="Seconds between commits of the worker's consumed offsets.")
+    session_timeout: float = Field(
+        # Faust's default is 60 s: a worker that crashed would hold its partitions that long.
+        default=20.0, ge=6, le=300,
+        description="Seconds without heartbeat after which Kafka hands a worker's partitions "
+                    "to the others (how long a crashed worker's partitions wait).")
+    max_message_bytes: int = Field(
+        # Above the largest valid dispatch, so that an oversized one reaches the worker and is
+        # dead-lettered with its reason instead of being refused to its producer unexplained.
+        default=8 * 1024 * 1024, ge=1024 * 1024, le=64 * 1024 * 1024,
+        description="Largest message the wirewatch topics accept (max.message.bytes) and "
+                    "its clients send or fetch.")
 
     # Local development broker (`wirewatch broker ...`).
     state_dir: Path = Field(
@@ -69,6 +116,58 @@ class Settings(BaseSettings):
         if not value or any(ch.isspace() for ch in value):
             raise ValueError("alert_topic_prefix must be non-empty and contain no spaces")
         return value
+
+    @model_validator(mode="after")
+    def _security_is_consistent(self) -> Self:
+        # Checked here, at start-up, so that a half-configured login fails with the variable
+        # to set instead of as an obscure handshake error (or a silent plaintext connection).
+        problems = []
+        sasl = self.security_protocol.startswith("SASL_")
+        tls = self.security_protocol.endswith("SSL")
+        if sasl and not (self.sasl_username and self.sasl_password
+                         and self.sasl_password.get_secret_value()):
+            problems.append(f"security_protocol {self.security_protocol} needs "
+                            "WIREWATCH_SASL_USERNAME and WIREWATCH_SASL_PASSWORD")
+        if not sasl and (self.sasl_username or self.sasl_password):
+            problems.append("a SASL user or password is set but security_protocol is "
+                            f"{self.security_protocol}: use SASL_SSL or SASL_PLAINTEXT")
+        tls_files = {"ssl_cafile": self.ssl_cafile, "ssl_certfile": self.ssl_certfile,
+                     "ssl_keyfile": self.ssl_keyfile}
+        if not tls and (any(tls_files.values()) or self.ssl_key_password):
+            problems.append("TLS files are set but security_protocol is "
+                            f"{self.security_protocol}: use SSL or SASL_SSL")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            problems.append("ssl_certfile and ssl_keyfile go together: set both or neither")
+        if self.ssl_key_password and self.ssl_keyfile is None:
+            problems.append("ssl_key_password is set without ssl_keyfile")
+        problems += [f"{name} {path} is not a readable file" for name, path in tls_files.items()
+                     if path is not None and not path.is_file()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """The TLS context of every Kafka client (None without TLS): the one place it is built."""
+        if not self.uses_tls:
+            return None
+        key_password = self.ssl_key_password
+
+        def password() -> str:
+            # Called by OpenSSL only for an encrypted key; without this it would prompt on
+            # the terminal, which hangs a worker.
+            if key_password is None:
+                raise ValueError(f"{self.ssl_keyfile} is encrypted: set "
+                                 "WIREWATCH_SSL_KEY_PASSWORD")
+            return key_password.get_secret_value()
+
+        context = create_ssl_context(cafile=self.ssl_cafile, certfile=self.ssl_certfile,
+                                     keyfile=self.ssl_keyfile, password=password)
+        context.check_hostname = self.ssl_check_hostname
+        return context
 
     @property
     def broker_url(self) -> str:

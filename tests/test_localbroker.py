@@ -61,3 +61,30 @@ def test_missing_java_is_named_before_anything_starts(tmp_path, monkeypatch):
                         controller_port=free_port())
     with pytest.raises(localbroker.BrokerError, match="`java` is not on PATH"):
         localbroker.start(settings)
+
+
+def test_a_secure_listener_adds_sasl_ssl_with_every_mechanism_and_keeps_plaintext(tmp_path):
+    settings = Settings(state_dir=tmp_path, broker_port=19092, controller_port=19093)
+    paths = localbroker.BrokerPaths.from_settings(settings)
+    secure = localbroker.SecureListener(port=19094, keystore_pem=tmp_path / "broker.pem",
+                                        users={"alice": "alice-pw", "bob": "bob-pw"})
+    props = dict(line.split("=", 1) for line in
+                 localbroker.server_properties(settings, paths, secure).splitlines()
+                 if line and not line.startswith("#"))
+    assert props["listeners"] == ("PLAINTEXT://127.0.0.1:19092,SASL_SSL://127.0.0.1:19094,"
+                                  "CONTROLLER://127.0.0.1:19093")
+    assert props["advertised.listeners"].endswith(",SASL_SSL://127.0.0.1:19094")
+    assert props["inter.broker.listener.name"] == "PLAINTEXT"
+    assert "SASL_SSL:SASL_SSL" in props["listener.security.protocol.map"]
+    assert props["listener.name.sasl_ssl.sasl.enabled.mechanisms"] == \
+        "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512"
+    assert props["listener.name.sasl_ssl.ssl.keystore.location"] == \
+        str((tmp_path / "broker.pem").resolve())
+    assert 'user_alice="alice-pw" user_bob="bob-pw";' in \
+        props["listener.name.sasl_ssl.plain.sasl.jaas.config"]
+    assert "alice-pw" not in repr(secure)
+
+
+def test_a_secure_listener_refuses_passwords_that_would_break_its_config(tmp_path):
+    with pytest.raises(localbroker.BrokerError, match="without any of"):
+        localbroker.SecureListener(port=1, keystore_pem=tmp_path, users={"alice": 'pw"; x'})
