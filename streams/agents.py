@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -145,6 +145,40 @@ def _count(outcome: Outcome, message_timestamp: float | None) -> None:
             metrics.END_TO_END_SECONDS.observe(max(published_at - message_timestamp, 0.0))
 
 
+async def _handle_batch(loop: asyncio.AbstractEventLoop, events: Sequence[EventT]) -> None:
+    began = time.perf_counter()
+    metrics.DISPATCHES_CONSUMED.inc(len(events))
+    # The model works in its own thread: the event loop keeps serving heartbeats,
+    # commits and /metrics meanwhile.
+    outcomes = await loop.run_in_executor(_nlp_thread, outcomes_for_events, events)
+    for event, outcome in zip(events, outcomes, strict=True):
+        publish_began = time.perf_counter()
+        await _publish(outcome.records)
+        _observe_stage("publish", time.perf_counter() - publish_began)
+        _count(outcome, event.message.timestamp)
+        progress.processed(event.message.partition, event.message.offset, time.time())
+    per_message = (time.perf_counter() - began) / len(events)
+    for _ in events:
+        metrics.PROCESSING_SECONDS.observe(per_message)
+
+
+async def finish_despite_cancellation(work: Awaitable[None]) -> None:
+    """Run `work` to its end even if the caller is cancelled meanwhile, then re-raise the
+    cancellation. Faust cancels agents when a worker stops, and `take_events` acks a batch's
+    events once the agent lets go of them: a batch cut short would be committed with some of
+    its outputs never published, that is, lost."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    task.result()  # the work's own exception, if any
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 @app.agent(topics.dispatches, name="wirewatch.process_dispatches")
 async def process_dispatches(stream: StreamT) -> AsyncIterator[None]:
     """validate -> enrich -> classify -> publish the enriched dispatches and their alerts,
@@ -154,20 +188,7 @@ async def process_dispatches(stream: StreamT) -> AsyncIterator[None]:
     # take_events is on Faust's Stream, not on the StreamT protocol agents are typed with.
     batches = cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_within)
     async for events in batches:
-        began = time.perf_counter()
-        metrics.DISPATCHES_CONSUMED.inc(len(events))
-        # The model works in its own thread: the event loop keeps serving heartbeats,
-        # commits and /metrics meanwhile.
-        outcomes = await loop.run_in_executor(_nlp_thread, outcomes_for_events, events)
-        for event, outcome in zip(events, outcomes, strict=True):
-            publish_began = time.perf_counter()
-            await _publish(outcome.records)
-            _observe_stage("publish", time.perf_counter() - publish_began)
-            _count(outcome, event.message.timestamp)
-            progress.processed(event.message.partition, event.message.offset, time.time())
-        per_message = (time.perf_counter() - began) / len(events)
-        for _ in events:
-            metrics.PROCESSING_SECONDS.observe(per_message)
+        await finish_despite_cancellation(_handle_batch(loop, events))
         yield None
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,3 +81,37 @@ def test_a_batch_is_enriched_in_order(enricher, monkeypatch):
     events = [event(n, dispatch_json(f"d{n}", f"Texte numéro {n}.")) for n in range(5)]
     outcomes = agents.outcomes_for_events(events)
     assert [o.records[0].key for o in outcomes] == [f"d{n}".encode() for n in range(5)]
+
+
+def test_a_batch_begun_is_finished_when_the_worker_stops_meanwhile():
+    # Faust cancels the agent when a worker stops; the batch in hand must still be published
+    # in full before the cancellation goes on, or its acked events would lose outputs.
+    published: list[int] = []
+
+    async def publish_batch() -> None:
+        for number in range(5):
+            await asyncio.sleep(0.01)
+            published.append(number)
+
+    async def scenario() -> bool:
+        agent = asyncio.ensure_future(agents.finish_despite_cancellation(publish_batch()))
+        await asyncio.sleep(0.015)
+        agent.cancel()
+        await asyncio.sleep(0.001)
+        agent.cancel()  # a second cancellation while finishing changes nothing
+        try:
+            await agent
+        except asyncio.CancelledError:
+            return True
+        return False
+
+    assert asyncio.run(scenario()), "the cancellation is passed on once the batch is done"
+    assert published == [0, 1, 2, 3, 4]
+
+
+def test_a_batch_that_fails_passes_its_error_on():
+    async def failing() -> None:
+        raise ValueError("broken batch")
+
+    with pytest.raises(ValueError, match="broken batch"):
+        asyncio.run(agents.finish_despite_cancellation(failing()))

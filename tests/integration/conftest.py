@@ -46,7 +46,9 @@ class Deployment:
                               capture_output=True, timeout=timeout, check=False)
 
 
-def deployment_for(run_id: str, tmp: Path) -> Deployment:
+def deployment_for(run_id: str, tmp: Path, **extra: str) -> Deployment:
+    """A deployment on topics and a consumer group of its own; `extra` overrides more
+    `WIREWATCH_*` variables (e.g. `WIREWATCH_BOOTSTRAP_SERVERS`)."""
     overrides = {
         "WIREWATCH_APP_ID": f"wirewatch-it-{run_id}",
         "WIREWATCH_TOPIC_DISPATCHES": f"it-{run_id}.dispatches",
@@ -55,6 +57,7 @@ def deployment_for(run_id: str, tmp: Path) -> Deployment:
         "WIREWATCH_ALERT_TOPIC_PREFIX": f"it-{run_id}.alerts.",
         "WIREWATCH_WEB_PORT": str(free_port()),
         "WIREWATCH_STATE_DIR": str(tmp / "state"),
+        **extra,
     }
     env = {**os.environ, **overrides}
     settings = Settings(**{k.removeprefix("WIREWATCH_").lower(): v for k, v in overrides.items()})
