@@ -127,7 +127,9 @@ class Evidence(Message):
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     rule: str = Field(description="Name of the rule (pattern) that matched.")
-    weight: float
+    # JSON has no NaN or infinity: pydantic would write them as null, which no consumer
+    # (this worker included) reads back as a number.
+    weight: float = Field(allow_inf_nan=False)
 
 
 class TopicMatch(Message):

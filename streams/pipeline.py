@@ -23,8 +23,10 @@ DEAD_LETTER_REASONS = (
     REASON_TOO_LARGE,
     REASON_PROCESSING_ERROR,
 )
-# A raw message larger than this cannot hold a valid dispatch (4 bytes per character at most,
-# plus room for the other fields); it is rejected before JSON parsing.
+# A raw message larger than this is rejected before JSON parsing. A valid dispatch as compact
+# UTF-8 JSON fits (4 bytes per character at most, plus room for the other fields); one padded
+# with whitespace or extra fields, or whose long non-Latin body is \u-escaped (6 to 12 bytes a
+# character), may not, and is dead-lettered as too large.
 MAX_MESSAGE_BYTES = 4 * MAX_BODY_CHARS + 64 * 1024
 
 
@@ -173,7 +175,10 @@ def dead_letter_record(
         topic=dead_letter_topic,
         key=key,
         value=value,
-        headers=tuple((name, text.encode("utf-8")) for name, text in headers),
+        # An exception's text may hold lone surrogates (an OS error's surrogate-escaped file
+        # name, say) that UTF-8 cannot encode: escape them rather than lose the dead letter.
+        headers=tuple((name, text.encode("utf-8", "backslashreplace"))
+                      for name, text in headers),
     )
 
 

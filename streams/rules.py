@@ -58,7 +58,9 @@ class Pattern(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     rule: Annotated[str, StringConstraints(min_length=1, max_length=80)]
-    weight: float = Field(description="Evidence weight; negative for a hard-negative sense.")
+    # Finite: the weight is written into alerts as evidence, and JSON has no infinity.
+    weight: float = Field(allow_inf_nan=False,
+                          description="Evidence weight; negative for a hard-negative sense.")
     regex: Regex | None = None
     all_of: list[Regex] | None = Field(default=None, min_length=2)
     substantive: bool = Field(

@@ -39,6 +39,7 @@ def test_adding_a_topic_is_adding_a_file(tmp_path):
          "invalid regular expression"),
         (lambda t: t.replace("regex: 'retrait'", "regex: 'Retrait'"), 9, "lower case"),
         (lambda t: t.replace("    weight: 2.0\n", ""), 7, "weight: Field required"),
+        (lambda t: t.replace("weight: 2.0", "weight: .inf"), 8, "weight: Input should be a finite"),
         (lambda t: t.replace("saturation: 2.0", "saturation: 2.0\nsurprise: 1"), 6,
          "Extra inputs"),
         (lambda t: t.replace("topic: demo", "topic: other"), 1, "must match the file name"),
