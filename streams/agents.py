@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
+from aiokafka.errors import KafkaError
 from faust import Stream
 from faust.types import EventT, StreamT
 
@@ -59,6 +60,14 @@ for _watched in topics.names.alerts:
     metrics.ALERTS_PUBLISHED.labels(topic=_watched)
 for _stage in metrics.STAGES:
     metrics.STAGE_SECONDS.labels(stage=_stage)
+
+
+async def load_model() -> None:
+    """Load the model and rules in the NLP thread (once per process)."""
+    await asyncio.get_running_loop().run_in_executor(_nlp_thread, enricher)
+
+
+app.warm_up = load_model
 
 
 def _observe_stage(stage: str, seconds: float) -> None:
@@ -184,7 +193,7 @@ async def process_dispatches(stream: StreamT) -> AsyncIterator[None]:
     """validate -> enrich -> classify -> publish the enriched dispatches and their alerts,
     in batches (offsets are acknowledged once a batch is published)."""
     loop = asyncio.get_running_loop()
-    await loop.run_in_executor(_nlp_thread, enricher)  # load the model before any message
+    await load_model()  # done already by the app's warm-up: a no-op then
     # take_events is on Faust's Stream, not on the StreamT protocol agents are typed with.
     batches = cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_within)
     async for events in batches:
@@ -196,6 +205,16 @@ async def process_dispatches(stream: StreamT) -> AsyncIterator[None]:
 async def export_partition_progress() -> None:
     """Lag and seconds since progress of each input partition this worker owns, so that a
     consumer that silently stops shows (a known failure mode of Faust consumers)."""
+    try:
+        await _export_partition_progress()
+    # Faust stops the whole worker when a timer raises: metrics must never do that.
+    except KafkaError as exc:  # e.g. a rebalance took a partition away between two calls
+        logger.debug("partition progress not exported this round: %r", exc)
+    except Exception:
+        logger.exception("exporting partition progress failed; trying again in 5 s")
+
+
+async def _export_partition_progress() -> None:
     owned = [tp for tp in app.consumer.assignment()
              if tp.topic == topics.names.dispatches]
     if not owned:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
@@ -34,6 +35,10 @@ class WirewatchApp(faust.App):
     wirewatch_settings: Settings
     # Filled by streams.topics: every Kafka topic the worker reads or writes.
     owned_topics: tuple[str, ...] = ()
+    # Filled by streams.agents: slow set-up (loading the NLP model) done before the worker
+    # joins its consumer group. Faust leaves an agent that was not yet iterating its stream
+    # when a rebalance came stalled on the partitions it then gets.
+    warm_up: Callable[[], Awaitable[None]] | None = None
 
     def _new_transport(self) -> TransportT:
         return WirewatchTransport(self.conf.broker_consumer, self)
@@ -55,6 +60,8 @@ class WirewatchApp(faust.App):
         created = await ensure_topics(self.wirewatch_settings, self.owned_topics)
         if created:
             logger.info("created topics: %s", ", ".join(created))
+        if self.warm_up is not None:
+            await self.warm_up()
 
 
 def broker_credentials(settings: Settings) -> CredentialsT | None:

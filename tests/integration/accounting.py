@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -70,6 +71,39 @@ def produce(settings: Settings, records: Iterable[tuple[bytes | None, bytes | No
         return [(m.partition, m.offset) for m in metadata]
 
     return asyncio.run(_produce())
+
+
+class PacedFeed(threading.Thread):
+    """Produces records at `rate` per second in the background, as a live wire would, so
+    that faults land while dispatches are still arriving. `join()` re-raises its error."""
+
+    def __init__(self, settings: Settings, records: list[tuple[bytes, bytes]], rate: float):
+        super().__init__(daemon=True)
+        self.settings, self.records, self.rate = settings, records, rate
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        async def _produce() -> None:
+            await ensure_topics(self.settings, [self.settings.topic_dispatches])
+            producer = await start_producer(self.settings)
+            began = time.monotonic()
+            try:
+                for number, (key, value) in enumerate(self.records):
+                    await asyncio.sleep(max(0.0, began + number / self.rate - time.monotonic()))
+                    await producer.send(self.settings.topic_dispatches, value, key=key)
+                await producer.flush()
+            finally:
+                await producer.stop()
+
+        try:
+            asyncio.run(_produce())
+        except BaseException as exc:  # reported by join()
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
 
 
 def read_to_end(settings: Settings, topics: list[str], timeout: float = 60
@@ -159,7 +193,3 @@ def record_result(result: Account, extra: dict[str, object], path: Path) -> None
     with path.open("a", encoding="utf-8") as out:
         out.write(json.dumps({**result.summary(), **extra,
                               "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
-
-
-def as_dict(result: Account) -> dict[str, object]:
-    return {**asdict(result), "lost": sorted(k.decode() for k in result.lost)}
