@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal, Self
 
 from aiokafka.helpers import create_ssl_context
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
@@ -181,5 +181,21 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read once from the environment."""
-    return Settings()
+    """The process-wide settings, read once from the environment. Invalid settings end the
+    process with one line per problem, naming the variable to fix (every command reads
+    them first: a traceback would bury the message)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SystemExit(settings_error_message(exc)) from None
+
+
+def settings_error_message(error: ValidationError) -> str:
+    """A readable report of invalid settings; never shows the values (secrets among them)."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in problem["loc"])
+        where = f"WIREWATCH_{field.upper()}" if field else "settings"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {where}: {message}")
+    return "wirewatch: invalid settings:\n" + "\n".join(lines)

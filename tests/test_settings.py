@@ -3,7 +3,10 @@ secrets stay out of every printed form of the settings."""
 
 from __future__ import annotations
 
+import os
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import faust
@@ -139,3 +142,17 @@ def test_an_encrypted_client_key_without_its_password_fails_instead_of_prompting
     with pytest.raises(ValueError, match="is encrypted: set WIREWATCH_SSL_KEY_PASSWORD"):
         Settings(**tls).ssl_context()
     assert Settings(**tls, ssl_key_password="key-secret").ssl_context() is not None
+
+
+def test_a_command_with_invalid_settings_says_what_to_fix_without_a_traceback(tmp_path):
+    wirewatch = str(Path(sys.executable).with_name("wirewatch"))
+    env = {**os.environ, "WIREWATCH_SESSION_TIMEOUT": "2",
+           "WIREWATCH_SECURITY_PROTOCOL": "SASL_SSL", "WIREWATCH_SASL_USERNAME": "desk",
+           "WIREWATCH_SASL_PASSWORD": PASSWORD, "WIREWATCH_SSL_CAFILE": str(tmp_path / "no.pem")}
+    result = subprocess.run([wirewatch, "replay"], env=env, capture_output=True, text=True,
+                            timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr.startswith("wirewatch: invalid settings:")
+    assert "WIREWATCH_SESSION_TIMEOUT" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert PASSWORD not in result.stderr + result.stdout
