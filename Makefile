@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test lint schemas seeds clean
+.PHONY: install run test faults lint schemas seeds clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,13 @@ run: install
 
 test: install
 	./scripts/test.sh
+
+# The fault-injection suite alone (it also runs in `make test`), then its matrix; a fixed
+# seed replays the same kill points: make faults WIREWATCH_FAULT_SEED=1795831776
+faults: install
+	rm -f .wirewatch/fault-matrix.jsonl
+	./scripts/test.sh tests/integration/test_faults.py
+	$(BIN)/python scripts/fault-matrix.py
 
 lint: install
 	$(BIN)/ruff check .

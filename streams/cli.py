@@ -22,6 +22,7 @@ from schemas.models import utc_now
 from streams import agents, localbroker, topics
 from streams.app import app
 from streams.datafiles import DataFileError
+from streams.delivery import SeenAlerts
 from streams.enrich import Enricher
 from streams.entities import build_nlp, entities_of, gazetteer_index, load_gazetteer
 from streams.evaluation import (
@@ -441,12 +442,17 @@ def render_record(topic: str, value: bytes | None, headers: Sequence[tuple[str, 
            help="Exit after this many messages."),
     option("--timeout", type=float, default=None,
            help="Exit after this many seconds (status 3 if --max was not reached)."),
+    option("--keep-duplicates", is_flag=True, default=False,
+           help="Also print alerts redelivered with an alert_id already printed."),
 )
 async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bool,
-                    as_json: bool, max_messages: int | None, timeout: float | None) -> None:
+                    as_json: bool, max_messages: int | None, timeout: float | None,
+                    keep_duplicates: bool) -> None:
     """Print messages of alert topics (default: all of them) as they arrive.
 
     NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
+    Delivery is at least once: an alert whose alert_id was already printed is a redelivery
+    and is skipped (the last 100,000 ids are remembered), unless --keep-duplicates.
     """
     wanted = [resolve_topic(name) for name in names] or list(topics.names.alerts.values())
     unknown = [name for name in wanted if name not in topics.names.all()]
@@ -461,6 +467,7 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bo
     stderr.print(f"listening on {', '.join(wanted)}"
                  f"{' from the beginning' if from_beginning else ''} (Ctrl-C to stop)")
     received = 0
+    seen = SeenAlerts()
     deadline = time.monotonic() + timeout if timeout else None
     out = sys.stdout
     try:
@@ -471,6 +478,8 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bo
             batches = await consumer.getmany(timeout_ms=int(wait * 1000))
             for records in batches.values():
                 for record in records:
+                    if not keep_duplicates and seen.is_duplicate(record.value):
+                        continue
                     if as_json:
                         out.write((record.value or b"null").decode("utf-8", "replace") + "\n")
                     else:

@@ -309,3 +309,21 @@ def test_two_workers_stopped_together_under_load_both_exit_and_lose_nothing(
     # Each worker's leaving rebalances the other, which may be mid-batch: as above.
     check_no_loss(result, allowed_duplicates=REBALANCE_DUPLICATES,
                   stop_seconds=round(stop_seconds, 1))
+
+
+def test_subscribe_prints_a_redelivered_alert_once(fault_deployment):
+    # What a crash or rebalance leaves on an alert topic: the same alert twice.
+    settings = fault_deployment.settings
+    topic = settings.alert_topic("withdrawal")
+    first, other = (json.dumps({"alert_id": alert_id, "topic": "withdrawal",
+                                "dispatch_id": "d"}).encode() for alert_id in ("a-1", "a-2"))
+    produce(settings, [(b"d", first), (b"d", other), (b"d", first)], topic=topic)
+
+    def subscribe(*flags: str) -> list[str]:
+        result = fault_deployment.run("subscribe", "withdrawal", "--from-beginning", "--json",
+                                      "--timeout", "8", *flags)
+        assert result.returncode == 0, result.stderr.decode()
+        return [json.loads(line)["alert_id"] for line in result.stdout.decode().splitlines()]
+
+    assert sorted(subscribe()) == ["a-1", "a-2"]
+    assert sorted(subscribe("--keep-duplicates")) == ["a-1", "a-1", "a-2"]

@@ -1,0 +1,33 @@
+"""Subscribers' side of at-least-once delivery: a redelivered alert is recognised."""
+
+from __future__ import annotations
+
+import json
+
+from streams.delivery import SeenAlerts
+
+
+def alert(alert_id: str) -> bytes:
+    return json.dumps({"alert_id": alert_id, "topic": "withdrawal"}).encode()
+
+
+def test_a_redelivered_alert_is_a_duplicate_and_a_new_one_is_not():
+    seen = SeenAlerts()
+    assert not seen.is_duplicate(alert("a"))
+    assert not seen.is_duplicate(alert("b"))
+    assert seen.is_duplicate(alert("a"))
+
+
+def test_messages_without_an_alert_id_are_never_dropped():
+    seen = SeenAlerts()
+    for value in (None, b"", b"{not json", b"[1, 2]", b'{"alert_id": 7}', b'{"id": "x"}'):
+        assert not seen.is_duplicate(value)
+        assert not seen.is_duplicate(value)
+
+
+def test_only_the_most_recent_ids_are_remembered():
+    seen = SeenAlerts(capacity=2)
+    for alert_id in ("a", "b", "c"):
+        seen.is_duplicate(alert(alert_id))
+    assert not seen.is_duplicate(alert("a")), "the oldest id was forgotten"
+    assert seen.is_duplicate(alert("c"))
