@@ -156,9 +156,9 @@ def second_deployment(deployment: Deployment) -> Deployment:
 
 def test_second_worker_joining_and_leaving_loses_nothing(fault_deployment, tmp_path):
     settings = fault_deployment.settings
-    feed = dispatch_feed(settings.app_id, 1000)
+    feed = dispatch_feed(settings.app_id, 1200)
     first = start_worker(fault_deployment, tmp_path / "worker-a.log")
-    # 25 s of wire: a second worker needs ~10 s to load its model and join, and both of its
+    # 30 s of wire: a second worker needs 10-15 s to load its model and join, and both of its
     # rebalances (joining, leaving) must land while dispatches still arrive.
     live = PacedFeed(settings, feed, rate=40)
     live.start()
