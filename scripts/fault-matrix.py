@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -22,13 +23,14 @@ def main() -> None:
     if not args.all:
         runs = list({run["case"]: run for run in runs}.values())
     standard = ("case", "dispatches", "lost", "misrouted", "duplicated", "seed", "at")
-    print("| case | dispatches | lost | misrouted | duplicated | notes | seed |")
-    print("| --- | ---: | ---: | ---: | ---: | --- | ---: |")
+    out = sys.stdout
+    out.write("| case | dispatches | lost | misrouted | duplicated | notes | seed |\n")
+    out.write("| --- | ---: | ---: | ---: | ---: | --- | ---: |\n")
     for run in runs:
         notes = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in run.items()
                           if k not in standard)
-        print(f"| {run['case']} | {run['dispatches']} | {run['lost']} | {run['misrouted']} "
-              f"| {run['duplicated']} | {notes} | {run['seed']} |")
+        out.write(f"| {run['case']} | {run['dispatches']} | {run['lost']} "
+                  f"| {run['misrouted']} | {run['duplicated']} | {notes} | {run['seed']} |\n")
 
 
 if __name__ == "__main__":
