@@ -9,7 +9,7 @@ from typing import Any
 import faust
 from faust.sensors.prometheus import setup_prometheus_sensors
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TransportT
+from faust.types import TP, TransportT
 from faust.types.auth import CredentialsT
 
 from streams.settings import Settings, get_settings
@@ -25,8 +25,20 @@ class IdempotentProducer(faust_aiokafka.Producer):
         return {**super()._settings_extra(), "acks": "all", "enable_idempotence": True}
 
 
+class CommitBeforeRevokeConsumer(faust_aiokafka.Consumer):
+    """Faust forgets the acknowledged offsets of revoked partitions before it commits at a
+    rebalance (faust-streaming#502), so every dispatch processed since the last periodic
+    commit would be processed again by the partition's next owner. Commit them first."""
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        if revoked and not self.should_stop:
+            await self.commit()  # flushes the producer first: at least once still holds
+        await super().on_partitions_revoked(revoked)
+
+
 class WirewatchTransport(faust_aiokafka.Transport):
     Producer = IdempotentProducer
+    Consumer = CommitBeforeRevokeConsumer
 
 
 class WirewatchApp(faust.App):

@@ -47,9 +47,12 @@ NLP_FAULT_DIR = Path(__file__).parent / "nlp_fault"
 NLP_FAULT_MARKER = "«injected NLP failure»"  # see nlp_fault/sitecustomize.py
 # Short enough that a restarted worker gets a killed one's partitions quickly.
 FAULT_ENV = {"WIREWATCH_SESSION_TIMEOUT": "10"}
-# Bound on duplicates per rebalance or crash: a commit interval (1 s) of the feed rates used
-# here (at most ~100 dispatches/s on a CI machine) plus a batch in flight, with room.
-REBALANCE_DUPLICATES = 150
+# Bound on duplicates per crash: a commit interval (1 s) of the feed rates used here (at
+# most ~100 dispatches/s on a CI machine) plus a batch in flight, with room.
+CRASH_DUPLICATES = 150
+# Workers that join or leave gracefully commit what they acknowledged before partitions move
+# (app.CommitBeforeRevokeConsumer): 0 measured; one batch of room for a commit that races.
+GRACEFUL_REBALANCE_DUPLICATES = 16
 SEED = int(os.environ.get("WIREWATCH_FAULT_SEED", str(int(time.time()))))
 
 
@@ -144,7 +147,7 @@ def test_sigkill_at_random_points_then_restart_loses_nothing(fault_deployment, t
                      [k for k, _ in feed])
     # What a killed worker processed since its last commit is processed again: a bounded
     # number per kill (commit interval x throughput, plus the batch in flight).
-    check_no_loss(result, allowed_duplicates=kills * REBALANCE_DUPLICATES, kills=kills)
+    check_no_loss(result, allowed_duplicates=kills * CRASH_DUPLICATES, kills=kills)
 
 
 def second_deployment(deployment: Deployment) -> Deployment:
@@ -173,10 +176,7 @@ def test_second_worker_joining_and_leaving_loses_nothing(fault_deployment, tmp_p
     result = account(settings, "second worker joins then leaves during a live feed",
                      [k for k, _ in feed])
     assert first.process.poll() is None, "the first worker keeps running"
-    # Faust commits at a revocation only the offsets already acked: what the workers
-    # processed since their last commit is processed again (about commit interval x rate
-    # per rebalance, plus the batches in flight).
-    check_no_loss(result, allowed_duplicates=REBALANCE_DUPLICATES * 2)
+    check_no_loss(result, allowed_duplicates=GRACEFUL_REBALANCE_DUPLICATES)
 
 
 @pytest.fixture
@@ -211,7 +211,7 @@ def test_broker_killed_and_restarted_mid_stream_loses_nothing(private_broker, tm
     result = account(settings, "broker SIGKILL mid-stream, restarted", [k for k, _ in feed])
     assert worker.process.poll() is None, (
         f"the worker survives the broker's restart:\n{worker.log_text()[-3000:]}")
-    check_no_loss(result, allowed_duplicates=REBALANCE_DUPLICATES,
+    check_no_loss(result, allowed_duplicates=CRASH_DUPLICATES,
                   broker_down_seconds=round(down_seconds, 1))
 
 
@@ -306,8 +306,7 @@ def test_two_workers_stopped_together_under_load_both_exit_and_lose_nothing(
     live.join()
     result = account(settings, "two workers SIGTERM at once during a live feed, restart",
                      [k for k, _ in feed])
-    # Each worker's leaving rebalances the other, which may be mid-batch: as above.
-    check_no_loss(result, allowed_duplicates=REBALANCE_DUPLICATES,
+    check_no_loss(result, allowed_duplicates=GRACEFUL_REBALANCE_DUPLICATES,
                   stop_seconds=round(stop_seconds, 1))
 
 
