@@ -216,10 +216,20 @@ def running_pid(paths: BrokerPaths) -> int | None:
     return pid if pid is not None and _is_our_broker(pid, paths) else None
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id as Kafka writes them (URL-safe base64 of a UUID). Like
+    Kafka's own `Uuid.randomUuid`, never one starting with "-": the storage tool would take
+    it for an option (1 id in 64 otherwise)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 def _format_storage(paths: BrokerPaths, secure: SecureListener | None = None) -> None:
     if (paths.data / "meta.properties").exists():
         return
-    cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    cluster_id = new_cluster_id()
     # In KRaft, SCRAM credentials live in the metadata log: the first ones are written here.
     scram_users = [
         arg for mechanism in SASL_MECHANISMS if mechanism.startswith("SCRAM-")

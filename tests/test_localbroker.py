@@ -88,3 +88,11 @@ def test_a_secure_listener_adds_sasl_ssl_with_every_mechanism_and_keeps_plaintex
 def test_a_secure_listener_refuses_passwords_that_would_break_its_config(tmp_path):
     with pytest.raises(localbroker.BrokerError, match="without any of"):
         localbroker.SecureListener(port=1, keystore_pem=tmp_path, users={"alice": 'pw"; x'})
+
+
+def test_cluster_ids_never_start_with_a_dash_the_storage_tool_would_take_for_an_option():
+    # 1 random id in 64 did, and `wirewatch broker start` failed on a fresh state folder.
+    ids = [localbroker.new_cluster_id() for _ in range(2000)]
+    assert not [cluster_id for cluster_id in ids if cluster_id.startswith("-")]
+    assert all(len(cluster_id) == 22 for cluster_id in ids)
+    assert len(set(ids)) == len(ids)
