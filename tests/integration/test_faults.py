@@ -51,7 +51,7 @@ FAULT_ENV = {"WIREWATCH_SESSION_TIMEOUT": "10"}
 # most ~100 dispatches/s on a CI machine) plus a batch in flight, with room.
 CRASH_DUPLICATES = 150
 # Workers that join or leave gracefully commit what they acknowledged before partitions move
-# (app.CommitBeforeRevokeConsumer): 0 measured; one batch of room for a commit that races.
+# (app.CommitBeforeRevokeConsumer): 0 or 1 measured; one batch of room for a racing commit.
 GRACEFUL_REBALANCE_DUPLICATES = 16
 SEED = int(os.environ.get("WIREWATCH_FAULT_SEED", str(int(time.time()))))
 
