@@ -11,6 +11,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.conn import create_conn
 from aiokafka.errors import (
     AuthenticationFailedError,
@@ -157,8 +158,10 @@ def broker_answers(settings: Settings) -> bool:
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
-    """Create the topics that do not exist yet, with the configured partitions; return those
-    created. Existing topics are left as they are (a warning names any with fewer partitions)."""
+    """Create the topics that do not exist yet, with the configured partitions and message
+    size limit; return those created. Existing topics are left as they are (a warning names
+    any with fewer partitions or a smaller message size limit)."""
+    names = list(dict.fromkeys(names))
     admin = AIOKafkaAdminClient(**connection_options(settings))
     try:
         await admin.start()
@@ -167,7 +170,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
         raise await _connection_failure(settings, exc) from exc
     try:
         existing = set(await admin.list_topics())
-        wanted = [name for name in dict.fromkeys(names) if name not in existing]
+        wanted = [name for name in names if name not in existing]
         created = []
         for name in wanted:
             try:
@@ -187,9 +190,41 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
                 logger.warning("topic %s has %d partitions, fewer than the %d configured: "
                                "fewer workers can share it", description["topic"], partitions,
                                settings.topic_partitions)
+        await _warn_about_message_limits(admin, settings, sorted(existing & set(names)))
         return created
     finally:
         await admin.close()
+
+
+async def _warn_about_message_limits(admin: AIOKafkaAdminClient, settings: Settings,
+                                     topics: list[str]) -> None:
+    """Name the existing topics that take smaller messages than the settings say (topics
+    made before the limit was a setting, or by hand): there, an oversized dispatch is refused
+    to its producer instead of reaching the dead-letter topic with its reason."""
+    if not topics:
+        return
+    try:
+        responses = await admin.describe_configs([
+            ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})
+            for topic in topics])
+    except KafkaError as exc:  # e.g. no DescribeConfigs permission: not worth failing for
+        logger.debug("could not read the topics' max.message.bytes: %r", exc)
+        return
+    for response in responses:
+        for resource in response.to_object()["resources"]:
+            for entry in resource["config_entries"]:
+                if entry["config_names"] != "max.message.bytes" or not entry["config_value"]:
+                    continue
+                limit = int(entry["config_value"])
+                if limit < settings.max_message_bytes:
+                    logger.warning(
+                        "topic %s takes messages of up to %d bytes, fewer than "
+                        "WIREWATCH_MAX_MESSAGE_BYTES=%d: larger dispatches are refused to "
+                        "their producer instead of dead-lettered. Raise it with kafka-configs "
+                        "--alter --entity-type topics --entity-name %s --add-config "
+                        "max.message.bytes=%d", resource["resource_name"], limit,
+                        settings.max_message_bytes, resource["resource_name"],
+                        settings.max_message_bytes)
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],
