@@ -4,6 +4,7 @@ commands (broker, replay, subscribe, enrich). What these print is their user int
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import sys
@@ -12,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from aiokafka.errors import KafkaError
 from faust.cli import AppCommand, argument, option
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -309,8 +311,8 @@ def pacing_delays(dispatches: Sequence[Dispatch], rate: float | None,
     option("--speed", type=float, default=None,
            help="Replay at the original spacing of published_at, this many times faster "
                 "(1 = original pace)."),
-    # Not named `loop`: Faust passes its event loop to commands under that name.
-    option("--loop", "repeat", is_flag=True, default=False,
+    # Not `--loop`: Faust takes that option from the command line for its event loop.
+    option("--repeat", is_flag=True, default=False,
            help="Replay the feed again and again (ids repeat)."),
     option("--topic", type=str, default=None,
            help="Topic to publish to (default: the input topic from the settings)."),
@@ -356,14 +358,29 @@ async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
                 for dispatch, delay in zip(dispatches, delays, strict=True):
                     if delay:
                         await asyncio.sleep(delay)
-                    await producer.send_and_wait(target, dispatch.to_json_bytes(),
-                                                 key=dispatch.id.encode("utf-8"))
+                    await asyncio.wait_for(
+                        producer.send_and_wait(target, dispatch.to_json_bytes(),
+                                               key=dispatch.id.encode("utf-8")),
+                        timeout=settings.send_timeout)
                     sent += 1
                     progress.advance(task)
                 if not repeat:
                     break
+                if rate:  # the rate holds across passes too (a pass starts without a wait)
+                    await asyncio.sleep(1.0 / rate)
+    except (KafkaError, TimeoutError) as exc:
+        # Each dispatch is acknowledged before the next is sent: the user can tell exactly
+        # which ones are on the topic and resume from there.
+        reason = (f"no acknowledgement within {settings.send_timeout:g}s"
+                  if isinstance(exc, TimeoutError) else repr(exc))
+        written = (f"{sent} dispatches (passes over a feed of {len(dispatches)})" if repeat
+                   else f"{sent} of {len(dispatches)} dispatches")
+        raise fail(f"the broker stopped taking dispatches ({reason}): {written} were written "
+                   f"to {target}; the next one, {dispatches[sent % len(dispatches)].id}, was "
+                   "not confirmed") from None
     finally:
-        await producer.stop()
+        with contextlib.suppress(TimeoutError):  # a dead broker must not hold up the exit
+            await asyncio.wait_for(producer.stop(), timeout=5)
     stderr.print(f"replayed {sent} dispatch(es) to {target} in {time.monotonic() - began:.1f}s"
                  + (f"; {len(errors)} invalid item(s) skipped" if errors else ""))
     if errors:

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         default=20.0, ge=6, le=300,
         description="Seconds without heartbeat after which Kafka hands a worker's partitions "
                     "to the others (how long a crashed worker's partitions wait).")
+    send_timeout: float = Field(
+        # aiokafka's producer retries forever while the broker is unreachable.
+        default=30.0, gt=0,
+        description="Seconds `replay` waits for the broker to acknowledge a dispatch before "
+                    "it gives up and says how many were written.")
     max_message_bytes: int = Field(
         # Above the largest valid dispatch, so that an oversized one reaches the worker and is
         # dead-lettered with its reason instead of being refused to its producer unexplained.

@@ -36,7 +36,9 @@ def test_enrich_turns_dispatch_lines_into_enriched_lines_and_reports_bad_ones():
 
 def test_replay_and_subscribe_fail_fast_and_clearly_when_no_broker_answers():
     env = {"WIREWATCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}"}
-    for args in (("replay",), ("subscribe", "--timeout", "5")):
+    # --repeat also checks that the option does not clash with Faust's own `--loop`.
+    for args in (("replay",), ("replay", "--repeat", "--rate", "2"),
+                 ("subscribe", "--timeout", "5")):
         result = run(*args, env=env)
         assert result.returncode == 1, args
         assert "no Kafka broker answers" in result.stderr.decode(), args

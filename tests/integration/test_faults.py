@@ -11,6 +11,7 @@ import os
 import random
 import re
 import signal
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -39,7 +40,13 @@ from tests.integration.accounting import (
     read_to_end,
     record_result,
 )
-from tests.integration.conftest import Deployment, WorkerProcess, deployment_for, free_port
+from tests.integration.conftest import (
+    WIREWATCH,
+    Deployment,
+    WorkerProcess,
+    deployment_for,
+    free_port,
+)
 from tests.integration.conftest import start_worker as _start_worker
 
 MATRIX = Path(os.environ.get("WIREWATCH_FAULT_MATRIX", ".wirewatch/fault-matrix.jsonl"))
@@ -326,3 +333,29 @@ def test_subscribe_prints_a_redelivered_alert_once(fault_deployment):
 
     assert sorted(subscribe()) == ["a-1", "a-2"]
     assert sorted(subscribe("--keep-duplicates")) == ["a-1", "a-1", "a-2"]
+
+
+def test_replay_says_how_far_it_got_when_the_broker_dies_and_that_much_is_kept(
+        private_broker, tmp_path):
+    deployment = deployment_for(uuid.uuid4().hex[:8], tmp_path, WIREWATCH_SEND_TIMEOUT="3",
+                                WIREWATCH_BOOTSTRAP_SERVERS=private_broker.bootstrap_servers)
+    settings = deployment.settings
+    replay = subprocess.Popen([WIREWATCH, "replay", "--repeat", "--rate", "20"],
+                              env=deployment.env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    time.sleep(12)  # start-up, then a few seconds of dispatches
+    pid = localbroker.running_pid(localbroker.BrokerPaths.from_settings(private_broker))
+    assert pid is not None and replay.poll() is None
+    os.kill(pid, signal.SIGKILL)
+    began = time.monotonic()
+    _, err = replay.communicate(timeout=60)
+    assert replay.returncode == 1
+    assert time.monotonic() - began < 30, "gives up within the send timeout, not never"
+    found = re.search(r"the broker stopped taking dispatches \(.*\): (\d+) dispatches",
+                      err.decode())
+    assert found, err.decode()[-2000:]
+    written = int(found.group(1))
+    assert written > 0
+    localbroker.start(private_broker)
+    kept = read_to_end(settings, [settings.topic_dispatches])
+    assert len(kept) >= written, "every dispatch replay reported as written is on the topic"
