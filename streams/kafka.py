@@ -210,21 +210,21 @@ async def _warn_about_message_limits(admin: AIOKafkaAdminClient, settings: Setti
     except KafkaError as exc:  # e.g. no DescribeConfigs permission: not worth failing for
         logger.debug("could not read the topics' max.message.bytes: %r", exc)
         return
+    small: dict[str, int] = {}
     for response in responses:
         for resource in response.to_object()["resources"]:
             for entry in resource["config_entries"]:
-                if entry["config_names"] != "max.message.bytes" or not entry["config_value"]:
-                    continue
-                limit = int(entry["config_value"])
-                if limit < settings.max_message_bytes:
-                    logger.warning(
-                        "topic %s takes messages of up to %d bytes, fewer than "
-                        "WIREWATCH_MAX_MESSAGE_BYTES=%d: larger dispatches are refused to "
-                        "their producer instead of dead-lettered. Raise it with kafka-configs "
-                        "--alter --entity-type topics --entity-name %s --add-config "
-                        "max.message.bytes=%d", resource["resource_name"], limit,
-                        settings.max_message_bytes, resource["resource_name"],
-                        settings.max_message_bytes)
+                if entry["config_names"] == "max.message.bytes" and entry["config_value"] \
+                        and int(entry["config_value"]) < settings.max_message_bytes:
+                    small[resource["resource_name"]] = int(entry["config_value"])
+    if small:
+        logger.warning(
+            "%s take(s) messages of at most %s bytes, fewer than WIREWATCH_MAX_MESSAGE_BYTES="
+            "%d: there, larger dispatches are refused to their producer instead of "
+            "dead-lettered. Raise it for each with: kafka-configs --alter --entity-type topics "
+            "--entity-name TOPIC --add-config max.message.bytes=%d",
+            ", ".join(sorted(small)), "/".join(sorted({str(n) for n in small.values()})),
+            settings.max_message_bytes, settings.max_message_bytes)
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],

@@ -47,4 +47,5 @@ def test_an_existing_topic_with_a_smaller_message_limit_is_named_with_the_fix(br
     with caplog.at_level(logging.WARNING, logger="streams.kafka"):
         assert asyncio.run(ensure_topics(broker, [topic])) == []
     [warning] = [r.getMessage() for r in caplog.records if "max.message.bytes" in r.getMessage()]
-    assert topic in warning and f"max.message.bytes={broker.max_message_bytes}" in warning
+    assert topic in warning and "1048588 bytes" in warning
+    assert f"max.message.bytes={broker.max_message_bytes}" in warning
