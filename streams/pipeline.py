@@ -62,7 +62,10 @@ def decode_dispatch(raw: bytes | None) -> Dispatch:
         errors = exc.errors(include_url=False)
         if any(error["type"] == "json_invalid" for error in errors):
             reason = REASON_INVALID_JSON
-        elif any(error["type"] == "string_too_long" for error in errors):
+        elif any(error["type"] == "string_too_long" and error["loc"] == ("body",)
+                 for error in errors):
+            # Only the body makes a dispatch too large; an over-long id or headline is
+            # simply not a valid dispatch.
             reason = REASON_TOO_LARGE
         else:
             reason = REASON_INVALID_DISPATCH

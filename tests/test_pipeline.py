@@ -42,6 +42,8 @@ def test_valid_message_decodes():
         (b'{"id": "d1", "language": "fr"}', "invalid_dispatch", "body: Field required"),
         (good(published_at="not a date"), "invalid_dispatch", "published_at"),
         (good(body="x" * (MAX_BODY_CHARS + 1)), "too_large", "body"),
+        (good(id="i" * 201), "invalid_dispatch", "id: String should have at most 200"),
+        (good(headline="h" * 1001), "invalid_dispatch", "headline"),
         (b" " * (5 * 1024 * 1024), "too_large", "exceeds the limit"),
         (None, "invalid_json", "tombstone"),
     ],
