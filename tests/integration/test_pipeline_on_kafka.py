@@ -2,35 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import subprocess
 import urllib.request
 
 from schemas import Alert, EnrichedDispatch, alert_id_for
-from streams.kafka import start_producer
 from streams.pipeline import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
-from tests.integration.conftest import Deployment, consume
+from tests.integration.accounting import produce
+from tests.integration.conftest import consume
 
 SEED_ID = "702952208b099811"
 WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")
-
-
-def produce(deployment: Deployment, records: list[tuple[bytes, bytes]]) -> list[tuple[int, int]]:
-    """Produce (key, value) records to the input topic; return their (partition, offset)."""
-
-    async def _produce() -> list[tuple[int, int]]:
-        producer = await start_producer(deployment.settings)
-        try:
-            metadata = [await producer.send_and_wait(deployment.settings.topic_dispatches,
-                                                     value, key=key)
-                        for key, value in records]
-        finally:
-            await producer.stop()
-        return [(m.partition, m.offset) for m in metadata]
-
-    return asyncio.run(_produce())
 
 
 def test_seed_replay_gives_one_alert_on_each_watched_topic(deployment, worker):
@@ -60,7 +43,7 @@ def test_malformed_message_is_dead_lettered_and_the_next_dispatch_still_processe
         deployment, worker):
     good = json.dumps({"id": "after-bad", "language": "fr",
                        "body": "Le festival de Cannes s'ouvre mardi sous le soleil."}).encode()
-    [(bad_partition, bad_offset), _] = produce(deployment, [(b"bad-1", b"{malformed"),
+    [(bad_partition, bad_offset), _] = produce(deployment.settings, [(b"bad-1", b"{malformed"),
                                                             (b"after-bad", good)])
     settings = deployment.settings
     [dead] = consume(settings, [settings.topic_dead_letter], until=1)
