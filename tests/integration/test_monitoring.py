@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from schemas import Alert
+from tests.integration.accounting import produce
 from tests.integration.conftest import (
     Deployment,
     WorkerProcess,
@@ -113,9 +114,7 @@ def test_prometheus_sees_what_the_worker_published(monitored, tmp_path):
     feed.write_text("".join(lines.splitlines(keepends=True)[:FEED_SIZE]), encoding="utf-8")
     result = deployment.run("replay", str(feed))
     assert result.returncode == 0, result.stderr.decode()
-    from tests.integration.test_pipeline_on_kafka import produce
-
-    produce(deployment, [(b"bad-1", b"{not json"), (b"bad-2", b"[1, 2]")])
+    produce(deployment.settings, [(b"bad-1", b"{not json"), (b"bad-2", b"[1, 2]")])
 
     done = consume(settings, [settings.topic_enriched, settings.topic_dead_letter],
                    until=FEED_SIZE + 2, timeout=180)
