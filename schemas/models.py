@@ -29,6 +29,11 @@ ALERT_ID_NAMESPACE = uuid.UUID("5b0f4c52-6a61-4c6e-9c52-77697265e1a7")
 EntityLabel = Literal["PER", "ORG", "LOC", "MISC"]
 # Offsets of entities and evidence point into this field of the dispatch.
 TextField = Literal["headline", "body"]
+# Where a piece of text stands: the headline, the lead (first paragraph) or the rest.
+Position = Literal["headline", "lead", "body"]
+# Where a topic stands as a subject of a dispatch: named in the headline, in the lead, or
+# sustained through the body.
+Salience = Literal["headline", "lead", "body"]
 
 
 def _no_control_chars(value: str) -> str:
@@ -96,6 +101,8 @@ class Entity(Message):
     text: str
     label: EntityLabel
     field: TextField = Field(default="body", description="Which text the offsets point into.")
+    position: Position = Field(default="body",
+                               description="Where it stands: headline, lead or the rest.")
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     canonical: str | None = Field(default=None, description="Canonical name, when linked.")
@@ -124,6 +131,8 @@ class Evidence(Message):
 
     text: str
     field: TextField = Field(default="body", description="Which text the offsets point into.")
+    position: Position = Field(default="body",
+                               description="Where it stands: headline, lead or the rest.")
     start: int = Field(ge=0)
     end: int = Field(ge=0)
     rule: str = Field(description="Name of the rule (pattern) that matched.")
@@ -137,6 +146,10 @@ class TopicMatch(Message):
 
     topic: str
     score: float = Field(ge=0.0, le=1.0)
+    salience: Salience = Field(
+        default="body",
+        description="Where the topic stands as a subject: named in the headline, in the "
+                    "lead, or sustained through the body.")
     evidence: list[Evidence]
 
 
@@ -160,6 +173,9 @@ class Alert(Message):
     alert_id: str = Field(description="Deterministic id from dispatch id and topic.")
     topic: str
     score: float = Field(ge=0.0, le=1.0)
+    salience: Salience = Field(
+        default="body",
+        description="Where the topic stands as a subject: headline, lead or body.")
     evidence: list[Evidence]
     dispatch_id: str
     headline: str | None = Field(

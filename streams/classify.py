@@ -3,6 +3,7 @@ sentence, with the evidence that produced the score."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -12,7 +13,8 @@ from dataclasses import dataclass
 import re2
 
 from schemas import Evidence, TopicMatch
-from streams.rules import TopicDefinition
+from schemas.models import Position, Salience
+from streams.rules import Pattern, TopicDefinition
 from streams.text import fold
 
 logger = logging.getLogger(__name__)
@@ -33,29 +35,61 @@ class Sentence:
     start: int
     text: str
     folded: str
-    position: str  # "headline", "lead" or "body"
+    position: Position
+    paragraph: int  # 0 for the headline, then 1, 2, ... for the body's paragraphs
 
 
-def lead_end(body: str) -> int:
-    """Where the lead (first) paragraph of a body ends."""
-    first_break = body.find("\n\n")
-    return len(body) if first_break < 0 else first_break
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+_WORD = re.compile(r"\w+")
+# A first paragraph this short is a dateline or a byline ("KABOUL, 15 août (AFP) -"): the
+# lead is the paragraph after it.
+MIN_LEAD_WORDS = 12
+DEFAULT_LEAD_WORDS = 70
 
 
-def sentences_of(headline: str | None, body: str) -> list[Sentence]:
-    """The sentences of headline and body, each marked headline, lead or body."""
+def lead_end(body: str, lead_words: int = DEFAULT_LEAD_WORDS) -> int:
+    """Where the lead of a body ends: its first paragraph (the second too when the first is
+    only a dateline), less the sentences that start past its first `lead_words` words."""
+    end = len(body)
+    words = 0
+    for found in _PARAGRAPH_BREAK.finditer(body):
+        words += len(_WORD.findall(body, 0 if words == 0 else end, found.start()))
+        end = found.start()
+        if words >= MIN_LEAD_WORDS:
+            break
+    else:
+        end = len(body)
+    nth = next(itertools.islice(_WORD.finditer(body, 0, end), lead_words, None), None)
+    if nth is not None:
+        for sentence in _SENTENCE.finditer(body, 0, end):
+            if sentence.start() > nth.start():
+                return sentence.start()
+    return end
+
+
+def sentences_of(headline: str | None, body: str,
+                 lead_words: int = DEFAULT_LEAD_WORDS) -> list[Sentence]:
+    """The sentences of headline and body, each marked headline, lead or body, with the
+    number of its paragraph."""
     sentences = []
-    end_of_lead = lead_end(body)
-    for field, text in (("headline", headline or ""), ("body", body)):
-        folded = fold(text)
-        for found in _SENTENCE.finditer(text):
-            if not found.group().strip():
-                continue
-            start = found.start()
-            position = field if field == "headline" else (
-                "lead" if start < end_of_lead else "body")
-            sentences.append(Sentence(field, start, found.group(),
-                                      folded[start:found.end()], position))
+    if headline:
+        folded = fold(headline)
+        for found in _SENTENCE.finditer(headline):
+            if found.group().strip():
+                sentences.append(Sentence("headline", found.start(), found.group(),
+                                          folded[found.start():found.end()], "headline", 0))
+    end_of_lead = lead_end(body, lead_words)
+    folded = fold(body)
+    breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(body)]
+    paragraph = 1
+    for found in _SENTENCE.finditer(body):
+        if not found.group().strip():
+            continue
+        start = found.start()
+        while paragraph <= len(breaks) and start >= breaks[paragraph - 1]:
+            paragraph += 1
+        sentences.append(Sentence("body", start, found.group(), folded[start:found.end()],
+                                  "lead" if start < end_of_lead else "body", paragraph))
     return sentences
 
 
@@ -68,16 +102,21 @@ class TopicScore:
     raw_weight: float
     threshold: float
     missing_requirements: tuple[str, ...]
-    passing_mention: bool
+    salience: Salience | None  # where the topic stands as a subject; None: not a subject
     evidence: tuple[Evidence, ...]
 
     @property
     def matched(self) -> bool:
         return not self.missing_requirements and self.score >= self.threshold
 
+    @property
+    def passing_mention(self) -> bool:
+        """Evidence, but not enough, or not where a subject stands."""
+        return self.salience is None and any(e.weight > 0 for e in self.evidence)
+
     def to_match(self) -> TopicMatch:
         return TopicMatch(topic=self.topic, score=round(self.score, 4),
-                          evidence=list(self.evidence))
+                          salience=self.salience or "body", evidence=list(self.evidence))
 
 
 class Prefilter:
@@ -123,40 +162,86 @@ class Prefilter:
         return frozenset(self._re2_to_index[n] for n in found) | self._always
 
 
+def _words_between(folded: str, start: int, end: int) -> int:
+    return len(_WORD.findall(folded, start, end)) if end > start else 0
+
+
+MAX_MATCHES_PER_PART = 8
+
+
+def _closest_parts(pattern: Pattern, folded: str, allowed: Sequence[bool]
+                   ) -> list[re.Match[str]] | None:
+    """One match of each of the pattern's parts, the closest together; None when a part is
+    missing or (with `within`) when no combination is near enough."""
+    options: list[list[re.Match[str]]] = []
+    for expression, may_match in zip(pattern.compiled, allowed, strict=True):
+        if not may_match:
+            return None
+        if pattern.within is None:
+            found = expression.search(folded)
+            if found is None:
+                return None  # all_of: stop at the first that fails
+            options.append([found])
+            continue
+        matches = list(itertools.islice(expression.finditer(folded), MAX_MATCHES_PER_PART))
+        if not matches:
+            return None
+        options.append(matches)
+    if pattern.within is None:
+        return [choice[0] for choice in options]
+    best: tuple[int, list[re.Match[str]]] | None = None
+    for combination in itertools.product(*options):
+        ordered = sorted(combination, key=lambda m: m.start())
+        if any(a.end() > b.start() for a, b in itertools.pairwise(ordered)):
+            continue  # two parts on the same words
+        gap = sum(_words_between(folded, a.end(), b.start())
+                  for a, b in itertools.pairwise(ordered))
+        if gap <= pattern.within and (best is None or gap < best[0]):
+            best = (gap, list(combination))
+    return best[1] if best else None
+
+
 def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position_weight: float,
                        prefilter: Prefilter | None = None, candidates: frozenset[int] = frozenset()
                        ) -> tuple[float, bool, list[Evidence]]:
     """A sentence's value for a topic (its best positive pattern plus every negative one),
     whether a substantive pattern matched, and the evidence: the matched phrases, with
-    offsets into the sentence's field."""
+    offsets into the sentence's field.
+
+    Positive evidence that stands right after a background marker ("depuis le retrait")
+    counts `background_factor` as much: it dates or sets the scene, it is not the news."""
     best = 0.0
     negative = 0.0
     substantive = False
     evidence: list[Evidence] = []
     if prefilter is not None and candidates.isdisjoint(prefilter.of_definition(definition)):
         return 0.0, False, evidence  # no expression of this topic can match here
+    background = definition.background_compiled
     for pattern in definition.patterns:
-        found = []
-        for source, expression in zip(pattern.expressions, pattern.compiled, strict=True):
-            if prefilter is not None and prefilter.index[source] not in candidates:
-                break  # cannot match here
-            match = expression.search(sentence.folded)
-            if match is None:
-                break  # all_of: stop at the first that fails
-            found.append(match)
-        if len(found) < len(pattern.compiled):
+        allowed = [prefilter is None or prefilter.index[source] in candidates
+                   for source in pattern.expressions]
+        found = _closest_parts(pattern, sentence.folded, allowed)
+        if found is None:
             continue
-        if pattern.weight >= 0:
-            best = max(best, pattern.weight)
-            substantive |= pattern.substantive
+        weight = pattern.weight
+        rule = pattern.rule
+        if weight > 0:
+            first = min(match.start() for match in found)
+            if background is not None and background.search(
+                    sentence.folded, max(0, first - 60), first):
+                weight *= definition.background_factor
+                rule = f"{rule} (background)"
+            else:
+                substantive |= pattern.substantive
+            best = max(best, weight)
         else:
-            negative += pattern.weight
+            negative += weight
         for match in found:
             start, end = sentence.start + match.start(), sentence.start + match.end()
             evidence.append(Evidence(
                 text=sentence.text[match.start():match.end()], field=sentence.field,
-                start=start, end=end, rule=pattern.rule,
-                weight=round(pattern.weight * position_weight, 3)))
+                position=sentence.position, start=start, end=end, rule=rule,
+                weight=round(weight * position_weight, 3)))
     return best + negative, substantive, evidence
 
 
@@ -165,11 +250,32 @@ def _field_texts(sentences: Sequence[Sentence]) -> list[str]:
             for field in ("headline", "body")]
 
 
+def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
+              values: Sequence[float], substantive: bool) -> Salience | None:
+    """Where the topic stands as a subject: named in the headline, in the lead, or
+    sustained through the body (or named as a subject by a substantive pattern); None for a
+    passing mention."""
+    rule = definition.salience
+    strong = {s.position for s, v in zip(sentences, values, strict=True) if v >= rule.min_weight}
+    if "headline" in strong:
+        return "headline"
+    if "lead" in strong:
+        return "lead"
+    paragraphs = {s.paragraph for s in sentences if s.position == "body"}
+    topical = {s.paragraph for s, v in zip(sentences, values, strict=True)
+               if s.position == "body" and v >= rule.min_weight}
+    if substantive or (len(topical) >= rule.body_min_paragraphs
+                       and len(topical) >= rule.body_min_share * len(paragraphs)):
+        return "body"
+    return None
+
+
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
                 entity_ids: frozenset[str] = frozenset(), prefilter: Prefilter | None = None,
                 candidates: Sequence[frozenset[int]] = ()) -> TopicScore:
     """Score one topic: sentence values weighted by position, best first with decay;
-    negatives subtract; a passing mention counts `passing_mention_factor` as much."""
+    negatives subtract; a topic that is not a subject (see `_salience`) counts
+    `unsalient_factor` as much."""
     texts = _field_texts(sentences) if definition.requires else []
     missing = tuple(
         requirement.name for requirement in definition.requires
@@ -179,8 +285,8 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
     )
     positives: list[float] = []
     negatives = 0.0
-    prominent = False  # positive evidence in the headline or lead
-    substantive = False  # or a sentence that names the topic as a subject
+    values: list[float] = []
+    substantive = False
     evidence: list[Evidence] = []
     weights = definition.positions
     for number, sentence in enumerate(sentences):
@@ -188,25 +294,25 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
         value, names_subject, found = _sentence_evidence(
             definition, sentence, position_weight, prefilter,
             candidates[number] if prefilter is not None else frozenset())
+        substantive |= names_subject
         evidence.extend(found)
+        values.append(value)
         if value > 0:
             positives.append(value * position_weight)
-            prominent |= sentence.position != "body"
-            substantive |= names_subject
         elif value < 0:
             negatives += value * position_weight
     positives.sort(reverse=True)
     raw = sum(value * DECAY**rank for rank, value in enumerate(positives)) + negatives
-    passing = not (prominent or substantive) and len(positives) < definition.min_sentences
-    if passing:
-        raw *= definition.passing_mention_factor
-    elif not prominent:
-        raw *= definition.secondary_factor
+    salience = _salience(definition, sentences, values, substantive)
+    if salience is None:
+        raw *= definition.salience.unsalient_factor
+    elif salience == "body":
+        raw *= definition.salience.secondary_factor
     score = 0.0 if missing else 1.0 - math.exp(-max(raw, 0.0) / definition.saturation)
     evidence.sort(key=lambda item: (-abs(item.weight), item.field != "headline", item.start))
     return TopicScore(
         topic=definition.topic, score=score, raw_weight=raw, threshold=definition.threshold,
-        missing_requirements=missing, passing_mention=passing,
+        missing_requirements=missing, salience=salience,
         evidence=tuple(evidence[:MAX_EVIDENCE_PER_TOPIC]),
     )
 
@@ -216,6 +322,9 @@ class TopicClassifier:
 
     def __init__(self, definitions: Iterable[TopicDefinition]) -> None:
         self.definitions = tuple(definitions)
+        # One lead for all topics: the sentences are split once per dispatch.
+        self.lead_words = max((d.salience.lead_words for d in self.definitions),
+                              default=DEFAULT_LEAD_WORDS)
         self.prefilter = Prefilter(
             source for d in self.definitions for p in d.patterns for source in p.expressions)
 
@@ -226,7 +335,7 @@ class TopicClassifier:
     def score_topics(self, headline: str | None, body: str,
                      entity_ids: frozenset[str] = frozenset()) -> list[TopicScore]:
         """Scores of every watched topic for one dispatch, best first."""
-        sentences = sentences_of(headline, body)
+        sentences = sentences_of(headline, body, self.lead_words)
         candidates = [self.prefilter.candidates(s.folded) for s in sentences]
         scores = [score_topic(definition, sentences, entity_ids, self.prefilter, candidates)
                   for definition in self.definitions]

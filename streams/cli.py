@@ -28,14 +28,13 @@ from streams.delivery import SeenAlerts
 from streams.enrich import Enricher
 from streams.entities import build_nlp, entities_of, gazetteer_index, load_gazetteer
 from streams.evaluation import (
-    PRF,
     EntityReport,
-    LabelledDispatch,
     PredictedEntity,
-    TopicReport,
+    evaluate_topics,
     format_entity_report,
     format_topic_report,
     read_entity_examples,
+    read_labelled_dispatches,
     score_example,
 )
 from streams.feed import FeedError, read_feed
@@ -235,42 +234,12 @@ async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool) -> 
     and false negative with the evidence that scored it.
     """
     enricher = Enricher.from_settings(settings.spacy_model)
-    items: list[tuple[Dispatch, set[str]]] = []
     try:
-        with path.open("rb") as lines:
-            for number, line in enumerate(lines, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    dispatch = decode_dispatch(line)
-                    labels = LabelledDispatch.model_validate_json(line).labels
-                except (InvalidDispatch, ValueError) as exc:
-                    raise fail(f"{path}:{number}: {exc}") from None
-                unknown = set(labels) - set(enricher.topics)
-                if unknown:
-                    raise fail(f"{path}:{number}: unknown topic(s) {sorted(unknown)}; watched: "
-                               f"{', '.join(enricher.topics)}")
-                items.append((dispatch, set(labels)))
-    except OSError as exc:
+        items = read_labelled_dispatches(path, enricher.topics)
+    except (OSError, DataFileError) as exc:
         raise fail(str(exc)) from None
-    report = TopicReport(by_topic={topic: PRF() for topic in enricher.topics})
     began = time.perf_counter()
-    now = utc_now()
-    for start in range(0, len(items), 32):
-        chunk = items[start:start + 32]
-        for (dispatch, gold), enriched in zip(
-                chunk, enricher.enrich_many([(d, now) for d, _ in chunk]), strict=True):
-            predicted = {match.topic: match for match in enriched.topics}
-            explanations = {
-                score.topic: {"score": round(score.score, 4),
-                              "missing": list(score.missing_requirements),
-                              "evidence": [e.model_dump(include={"text", "rule", "weight"})
-                                           for e in score.evidence]}
-                for score in enricher.classifier.score_topics(
-                    dispatch.headline, dispatch.body,
-                    frozenset(e.wikidata_id for e in enriched.entities if e.wikidata_id))
-            }
-            report.add(dispatch.id, gold, predicted, explanations)
+    report = evaluate_topics(enricher, items)
     seconds = time.perf_counter() - began
     if as_json:
         print(json.dumps({"dispatches": len(items), "seconds": round(seconds, 3),

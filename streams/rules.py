@@ -32,6 +32,8 @@ def _compile(regex: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w)(?:{regex})(?!\w)")
 
 
+_LEXICON_REF = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
 # An upper-case letter that is not an escape such as \W or \S: it could never match.
 _UPPERCASE_LITERAL = re.compile(r"(?<!\\)[A-ZÀ-Þ]")
 
@@ -43,6 +45,9 @@ def _check_regex(value: str) -> str:
         raise ValueError(f"invalid regular expression: {exc}") from None
     if _UPPERCASE_LITERAL.search(value):
         raise ValueError("regex must be written in lower case: text is folded before matching")
+    unknown = _LEXICON_REF.search(value)
+    if unknown:
+        raise ValueError(f"no lexicon entry named {unknown.group(1)!r}")
     return value
 
 
@@ -52,8 +57,10 @@ WikidataId = Annotated[str, StringConstraints(pattern=r"^Q[1-9][0-9]*$")]
 
 class Pattern(BaseModel):
     """Weighted evidence, matched within one sentence of folded text (lower case, no
-    accents, ASCII apostrophes): a phrase (`regex`), or words that must all occur in the same
-    sentence (`all_of`, e.g. a verb of leaving and a word for troops)."""
+    accents, ASCII apostrophes): a phrase (`regex`), or parts that must all occur in the same
+    sentence (`all_of`, e.g. a verb of leaving and a word for troops), at most `within` words
+    apart when it is set. `{name}` in an expression stands for the definition's lexicon entry
+    `name`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -63,6 +70,11 @@ class Pattern(BaseModel):
                           description="Evidence weight; negative for a hard-negative sense.")
     regex: Regex | None = None
     all_of: list[Regex] | None = Field(default=None, min_length=2)
+    within: int | None = Field(
+        default=None, ge=0, le=40,
+        description="With `all_of`: at most this many words between the parts. Syntax "
+                    "binds a verb to its subject or object nearby; a sentence-wide "
+                    "co-occurrence is mostly chance.")
     substantive: bool = Field(
         default=False,
         description="A sentence that matches makes the topic a subject of the dispatch, even "
@@ -72,6 +84,8 @@ class Pattern(BaseModel):
     def _one_form(self) -> Pattern:
         if (self.regex is None) == (self.all_of is None):
             raise ValueError("a pattern has either `regex` or `all_of`, not both or neither")
+        if self.within is not None and self.all_of is None:
+            raise ValueError("`within` goes with `all_of`")
         return self
 
     @cached_property
@@ -115,6 +129,62 @@ class Positions(BaseModel):
     body: float = Field(default=1.0, ge=0)
 
 
+class Salience(BaseModel):
+    """When a topic is a substantive subject of a dispatch rather than a passing mention:
+    evidence of at least `min_weight` in the headline or the lead, or sustained through the
+    body (in at least `body_min_paragraphs` paragraphs and `body_min_share` of them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    min_weight: float = Field(default=2.0, gt=0,
+                              description="Weight of a sentence that names the topic.")
+    lead_words: int = Field(default=70, ge=10,
+                            description="The lead is the first paragraph, at most this many "
+                                        "words in (a dateline-only paragraph takes the next).")
+    body_min_paragraphs: int = Field(default=3, ge=1)
+    body_min_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    unsalient_factor: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="What the evidence of a topic that is not a subject counts.")
+    secondary_factor: float = Field(
+        default=0.6, ge=0.0, le=1.0,
+        description="What evidence counts when the topic is a subject only in the body: "
+                    "a secondary subject ranks below the one in the headline or lead.")
+
+
+def _expand_lexicon(raw: object) -> object:
+    """Replace `{name}` in a definition's expressions by its lexicon entry, before validation,
+    so that every expression is checked (and reported) as it will run."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("lexicon"), dict):
+        return raw
+    lexicon = {name: str(value) for name, value in raw["lexicon"].items()}
+
+    def expand(expression: object, depth: int = 0) -> object:
+        if not isinstance(expression, str) or depth > 5:
+            return expression
+
+        def substitute(found: re.Match[str]) -> str:
+            name = found.group(1)
+            if name not in lexicon:
+                # Left as is: the regex check then reports it as an unknown lexicon entry.
+                return found.group(0)
+            return f"(?:{expand(lexicon[name], depth + 1)})"
+        return _LEXICON_REF.sub(substitute, expression)
+
+    expanded = dict(raw)
+    for key in ("patterns", "requires"):
+        items = raw.get(key)
+        if isinstance(items, list):
+            expanded[key] = [
+                {**item, **{field: ([expand(e) for e in item[field]]
+                                    if isinstance(item[field], list) else expand(item[field]))
+                            for field in ("regex", "all_of") if field in item}}
+                if isinstance(item, dict) else item for item in items]
+    if isinstance(raw.get("background"), list):
+        expanded["background"] = [expand(e) for e in raw["background"]]
+    return expanded
+
+
 class TopicDefinition(BaseModel):
     """One watched topic: its patterns, requirements, and when it is worth an alert."""
 
@@ -128,19 +198,31 @@ class TopicDefinition(BaseModel):
         gt=0.0, description="Evidence weight at which the score reaches 1 - 1/e (0.63)."
     )
     positions: Positions = Positions()
-    min_sentences: int = Field(
-        default=2, ge=1,
-        description="Evidence in fewer sentences, none in headline or lead, is a passing "
-                    "mention.")
-    passing_mention_factor: float = Field(
-        default=0.3, ge=0.0, le=1.0, description="What a passing mention's evidence counts.")
-    secondary_factor: float = Field(
-        default=0.7, ge=0.0, le=1.0,
-        description="What evidence counts when none of it is in the headline or lead: a "
-                    "secondary subject of the dispatch ranks below its main subject.")
+    salience: Salience = Salience()
+    background: list[Regex] = Field(
+        default_factory=list,
+        description="Words that make the evidence right after them a time reference or "
+                    "setting (\"depuis le retrait\", \"après le départ des troupes\"): it "
+                    "counts `background_factor` as much.")
+    background_factor: float = Field(default=0.2, ge=0.0, le=1.0)
+    lexicon: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], str] = Field(
+        default_factory=dict,
+        description="Named alternations, written `{name}` in patterns: one list of troop "
+                    "words for every pattern that needs it.")
     requires: list[Requirement] = Field(default_factory=list)
     patterns: list[Pattern] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _lexicon_expanded(cls, raw: object) -> object:
+        return _expand_lexicon(raw)
+
+    @cached_property
+    def background_compiled(self) -> re.Pattern[str] | None:
+        if not self.background:
+            return None
+        # Anchored at the end: the marker must stand right before the evidence.
+        return re.compile(rf"(?<!\w)(?:{'|'.join(self.background)})\W*$")
 
 
 def load_definition(path: Path) -> TopicDefinition:

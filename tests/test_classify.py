@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.classify import sentences_of
+from streams.classify import TopicClassifier, lead_end, sentences_of
+from streams.rules import TopicDefinition
 
 
 def topics_of(classifier, body, headline=None):
@@ -87,11 +88,24 @@ def test_a_dispatch_about_the_iaea_report_is_iran_deal(classifier):
     assert topics_of(classifier, body) == ["iran-deal"]
 
 
-def test_sentences_are_marked_headline_lead_or_body():
-    sentences = sentences_of("Titre", "Première phrase. Deuxième phrase.\n\nSuite du texte.")
-    assert [(s.position, s.text) for s in sentences] == [
-        ("headline", "Titre"), ("lead", "Première phrase."), ("lead", "Deuxième phrase."),
-        ("body", "Suite du texte.")]
+def test_sentences_are_marked_headline_lead_or_body_with_their_paragraph():
+    lead = "Première phrase du chapeau, assez longue pour faire un vrai paragraphe de tête."
+    sentences = sentences_of("Titre", f"{lead} Deuxième phrase.\n\nSuite du texte.")
+    assert [(s.position, s.paragraph, s.text) for s in sentences] == [
+        ("headline", 0, "Titre"), ("lead", 1, lead), ("lead", 1, "Deuxième phrase."),
+        ("body", 2, "Suite du texte.")]
+
+
+def test_a_dateline_paragraph_does_not_take_the_place_of_the_lead():
+    body = "KABOUL (AFP) -\n\nLes derniers soldats américains ont quitté l'Afghanistan " \
+           "lundi soir, a annoncé le Pentagone.\n\nSuite du texte."
+    assert body[:lead_end(body)].endswith("a annoncé le Pentagone.")
+
+
+def test_the_lead_stops_at_the_sentence_past_its_word_budget():
+    first = " ".join(["mot"] * 80) + "."
+    body = f"{first} Une phrase de trop.\n\nSuite."
+    assert body[:lead_end(body)].strip() == first
 
 
 def test_a_passing_mention_deep_in_a_dispatch_about_something_else_does_not_alert(
@@ -120,12 +134,67 @@ def test_us_leaving_the_iran_deal_is_iran_deal_not_withdrawal(classifier):
     assert topics_of(classifier, body) == ["iran-deal"]
 
 
-def test_requirements_accept_linked_entities(classifier):
-    # "l'Etat hébreu" names no side by a phrase; the linked entities say who is involved
-    body = ("Les forces de Moscou ont bombardé la capitale dans la nuit, faisant douze morts."
-            "\n\nLes frappes ont visé des infrastructures énergétiques, selon les autorités.")
-    without = [s for s in classifier.score_topics(None, body) if s.topic == "russia-ukraine"]
-    with_ids = [s for s in classifier.score_topics(None, body, frozenset({"Q212"}))
-                if s.topic == "russia-ukraine"]
-    assert without[0].missing_requirements == ("ukraine-side",)
-    assert with_ids[0].missing_requirements == ()
+def test_requirements_accept_linked_entities():
+    definition = TopicDefinition.model_validate({
+        "topic": "piracy", "version": "1", "description": "test", "threshold": 0.5,
+        "saturation": 2.0,
+        "requires": [{"name": "somalia", "regex": "somalie", "entities": ["Q1045"]}],
+        "patterns": [{"rule": "hijack", "weight": 3.0, "regex": "detourn\\w*"}]})
+    classifier = TopicClassifier([definition])
+    headline = "Un cargo détourné au large de Mogadiscio"
+    [without] = classifier.score_topics(headline, "Suite.")
+    [with_ids] = classifier.score_topics(headline, "Suite.", frozenset({"Q1045"}))
+    assert without.missing_requirements == ("somalia",) and not without.matched
+    assert with_ids.missing_requirements == () and with_ids.matched
+
+
+def test_a_flash_of_one_sentence_alerts(classifier):
+    headline = "FLASH - Les forces russes se retirent de Kherson (ministère russe de la Défense)"
+    assert set(topics_of(classifier, headline, headline=headline)) == {
+        "withdrawal", "russia-ukraine"}
+
+
+def test_a_withdrawal_named_as_a_time_reference_is_background(classifier):
+    body = ("Des centaines de corps ont été découverts à Boutcha après le départ des troupes "
+            "russes, a annoncé le parquet ukrainien.")
+    [withdrawal] = [s for s in classifier.score_topics(None, body) if s.topic == "withdrawal"]
+    assert not withdrawal.matched
+    assert all("(background)" in e.rule for e in withdrawal.evidence if e.weight > 0)
+    assert "russia-ukraine" in topics_of(classifier, body)
+
+
+@pytest.mark.parametrize("text", [
+    "Le département du Nord a voté son budget à partir de 2025, a annoncé le président.",
+    "Les forces de l'ordre se sont retirées de la place après la dispersion des manifestants.",
+    "Le film retrace la vie de soldats français partis en Algérie en 1956.",
+    "Le ministre des Armées a annoncé son départ du gouvernement.",
+])
+def test_lookalikes_of_withdrawal_do_not_alert(classifier, text):
+    assert "withdrawal" not in topics_of(classifier, text, headline=text)
+
+
+def test_parts_of_a_rule_must_stand_near_each_other():
+    definition = TopicDefinition.model_validate({
+        "topic": "near", "version": "1", "description": "test", "threshold": 0.5,
+        "saturation": 2.0,
+        "patterns": [{"rule": "pair", "weight": 3.0, "all_of": ["troupes", "partent"],
+                      "within": 3}]})
+    classifier = TopicClassifier([definition])
+    assert classifier.classify("Les troupes partent.", "Suite.")
+    far = "Les troupes sont là depuis dix ans et les touristes partent."
+    assert not classifier.classify(far, "Suite.")
+
+
+def test_a_topic_sustained_through_the_body_is_a_subject_ranked_below_the_lead(classifier):
+    paragraphs = ["Le sommet s'est ouvert jeudi à Bruxelles en présence des dirigeants "
+                  "européens, qui doivent adopter un budget pour les années à venir."]
+    paragraphs += [f"Point {n}: les frappes russes sur Kharkiv ont fait de nouvelles "
+                   "victimes civiles, selon Kiev." for n in range(3)]
+    paragraphs += ["Les discussions se poursuivront vendredi."]
+    [score] = [s for s in classifier.score_topics("Sommet à Bruxelles", "\n\n".join(paragraphs))
+               if s.topic == "russia-ukraine"]
+    assert score.matched and score.salience == "body"
+    [lead] = [s for s in classifier.score_topics(
+        "Sommet à Bruxelles", "\n\n".join([paragraphs[1], *paragraphs[2:]]))
+        if s.topic == "russia-ukraine"]
+    assert lead.salience == "lead" and lead.score > score.score
