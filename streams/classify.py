@@ -201,48 +201,73 @@ def _closest_parts(pattern: Pattern, folded: str, allowed: Sequence[bool]
     return best[1] if best else None
 
 
+@dataclass
+class _Found:
+    """A pattern matched in a sentence: its parts, the span they cover, what it weighs."""
+
+    pattern: Pattern
+    parts: list[re.Match[str]]
+    weight: float
+    rule: str
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return min(m.start() for m in self.parts), max(m.end() for m in self.parts)
+
+    def overlaps(self, other: _Found) -> bool:
+        (start, end), (other_start, other_end) = self.span, other.span
+        return start < other_end and other_start < end
+
+
 def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position_weight: float,
                        prefilter: Prefilter | None = None, candidates: frozenset[int] = frozenset()
                        ) -> tuple[float, bool, list[Evidence]]:
-    """A sentence's value for a topic (its best positive pattern plus every negative one),
-    whether a substantive pattern matched, and the evidence: the matched phrases, with
-    offsets into the sentence's field.
+    """A sentence's value for a topic, whether a substantive pattern matched, and the
+    evidence: the matched phrases, with offsets into the sentence's field.
 
-    Positive evidence that stands right after a background marker ("depuis le retrait")
-    counts `background_factor` as much: it dates or sets the scene, it is not the news."""
-    best = 0.0
-    negative = 0.0
-    substantive = False
-    evidence: list[Evidence] = []
+    The value is that of the best positive match, less the hard negatives that overlap it:
+    a negative names another sense of the same words ("le retrait des Etats-Unis de
+    l'accord"), so it cancels those words, not the rest of the sentence. Positive evidence
+    right after a background marker ("depuis le retrait") counts `background_factor` as
+    much: it dates or sets the scene, it is not the news."""
     if prefilter is not None and candidates.isdisjoint(prefilter.of_definition(definition)):
-        return 0.0, False, evidence  # no expression of this topic can match here
+        return 0.0, False, []  # no expression of this topic can match here
     background = definition.background_compiled
+    positives: list[_Found] = []
+    negatives: list[_Found] = []
     for pattern in definition.patterns:
         allowed = [prefilter is None or prefilter.index[source] in candidates
                    for source in pattern.expressions]
-        found = _closest_parts(pattern, sentence.folded, allowed)
-        if found is None:
+        parts = _closest_parts(pattern, sentence.folded, allowed)
+        if parts is None:
             continue
-        weight = pattern.weight
-        rule = pattern.rule
-        if weight > 0:
-            first = min(match.start() for match in found)
-            if background is not None and background.search(
-                    sentence.folded, max(0, first - 60), first):
-                weight *= definition.background_factor
-                rule = f"{rule} (background)"
-            else:
-                substantive |= pattern.substantive
-            best = max(best, weight)
-        else:
-            negative += weight
-        for match in found:
-            start, end = sentence.start + match.start(), sentence.start + match.end()
-            evidence.append(Evidence(
-                text=sentence.text[match.start():match.end()], field=sentence.field,
-                position=sentence.position, start=start, end=end, rule=rule,
-                weight=round(weight * position_weight, 3)))
-    return best + negative, substantive, evidence
+        found = _Found(pattern, parts, pattern.weight, pattern.rule)
+        if pattern.weight < 0:
+            negatives.append(found)
+            continue
+        first = found.span[0]
+        if background is not None and background.search(
+                sentence.folded, max(0, first - 60), first):
+            found.weight *= definition.background_factor
+            found.rule = f"{found.rule} (background)"
+        positives.append(found)
+    best = 0.0
+    substantive = False
+    cancelling: list[_Found] = []
+    for found in positives:
+        against = [n for n in negatives if n.overlaps(found)]
+        cancelling.extend(n for n in against if n not in cancelling)
+        value = found.weight + sum(n.weight for n in against)
+        best = max(best, value)
+        substantive |= (value > 0 and found.pattern.substantive
+                        and not found.rule.endswith("(background)"))
+    evidence = [
+        Evidence(text=sentence.text[m.start():m.end()], field=sentence.field,
+                 position=sentence.position, start=sentence.start + m.start(),
+                 end=sentence.start + m.end(), rule=found.rule,
+                 weight=round(found.weight * position_weight, 3))
+        for found in (*positives, *cancelling) for m in found.parts]
+    return best, substantive, evidence
 
 
 def _field_texts(sentences: Sequence[Sentence]) -> list[str]:
@@ -273,8 +298,7 @@ def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
                 entity_ids: frozenset[str] = frozenset(), prefilter: Prefilter | None = None,
                 candidates: Sequence[frozenset[int]] = ()) -> TopicScore:
-    """Score one topic: sentence values weighted by position, best first with decay;
-    negatives subtract; a topic that is not a subject (see `_salience`) counts
+    """Score one topic: sentence values weighted by position, best first with decay; a topic that is not a subject (see `_salience`) counts
     `unsalient_factor` as much."""
     texts = _field_texts(sentences) if definition.requires else []
     missing = tuple(
@@ -284,7 +308,6 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
             and any(requirement.compiled.search(text) for text in texts)))
     )
     positives: list[float] = []
-    negatives = 0.0
     values: list[float] = []
     substantive = False
     evidence: list[Evidence] = []
@@ -299,10 +322,8 @@ def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
         values.append(value)
         if value > 0:
             positives.append(value * position_weight)
-        elif value < 0:
-            negatives += value * position_weight
     positives.sort(reverse=True)
-    raw = sum(value * DECAY**rank for rank, value in enumerate(positives)) + negatives
+    raw = sum(value * DECAY**rank for rank, value in enumerate(positives))
     salience = _salience(definition, sentences, values, substantive)
     if salience is None:
         raw *= definition.salience.unsalient_factor
