@@ -298,8 +298,9 @@ def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
                 entity_ids: frozenset[str] = frozenset(), prefilter: Prefilter | None = None,
                 candidates: Sequence[frozenset[int]] = ()) -> TopicScore:
-    """Score one topic: sentence values weighted by position, best first with decay; a topic that is not a subject (see `_salience`) counts
-    `unsalient_factor` as much."""
+    """Score one topic: sentence values weighted by position, best first with decay; a
+    topic that is not a subject (see `_salience`) counts `unsalient_factor` as much, one
+    that is a subject only in the body `secondary_factor` as much."""
     texts = _field_texts(sentences) if definition.requires else []
     missing = tuple(
         requirement.name for requirement in definition.requires
