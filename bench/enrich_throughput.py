@@ -27,7 +27,7 @@ from streams.enrich import Enricher  # noqa: E402
 from streams.entities import NER_ONLY_EXCLUDE, build_nlp  # noqa: E402
 from streams.rules import load_definitions  # noqa: E402
 
-DEFAULT_INPUTS = [ROOT / "tests" / "data" / "topics_dev.jsonl"]
+DEFAULT_INPUTS = [ROOT / "tests" / "data" / "topics" / "team-dev.jsonl"]
 
 
 def read_dispatches(paths: list[Path]) -> list[Dispatch]:

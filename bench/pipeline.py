@@ -55,7 +55,7 @@ WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")
 def make_corpus(count: int, seed: int) -> list[Dispatch]:
     """Dispatches of 100-800 words made of the development sets' sentences, reproducibly."""
     sentences: list[str] = []
-    for name in ("topics_dev.jsonl", "entities_dev.jsonl"):
+    for name in ("topics/team-dev.jsonl", "entities_dev.jsonl"):
         for line in (ROOT / "tests" / "data" / name).read_text(encoding="utf-8").splitlines():
             item = json.loads(line)
             text = item.get("body") or item.get("text") or ""

@@ -141,8 +141,8 @@ class Salience(BaseModel):
     lead_words: int = Field(default=70, ge=10,
                             description="The lead is the first paragraph, at most this many "
                                         "words in (a dateline-only paragraph takes the next).")
-    body_min_paragraphs: int = Field(default=3, ge=1)
-    body_min_share: float = Field(default=0.3, gt=0.0, le=1.0)
+    body_min_paragraphs: int = Field(default=2, ge=1)
+    body_min_share: float = Field(default=0.2, gt=0.0, le=1.0)
     unsalient_factor: float = Field(
         default=0.2, ge=0.0, le=1.0,
         description="What the evidence of a topic that is not a subject counts.")

@@ -109,7 +109,7 @@ def test_prometheus_sees_what_the_worker_published(monitored, tmp_path):
     deployment, _worker, prometheus = monitored
     settings = deployment.settings
     # A feed of real dispatches, and two that must be dead-lettered.
-    lines = (ROOT / "tests" / "data" / "topics_dev.jsonl").read_text(encoding="utf-8")
+    lines = (ROOT / "tests" / "data" / "topics" / "team-dev.jsonl").read_text(encoding="utf-8")
     feed = tmp_path / "feed.jsonl"
     feed.write_text("".join(lines.splitlines(keepends=True)[:FEED_SIZE]), encoding="utf-8")
     result = deployment.run("replay", str(feed))
