@@ -30,6 +30,7 @@ from streams.entities import build_nlp, entities_of, gazetteer_index, load_gazet
 from streams.evaluation import (
     EntityReport,
     PredictedEntity,
+    evaluate_anchor,
     evaluate_topics,
     format_entity_report,
     format_topic_report,
@@ -224,14 +225,20 @@ async def eval_entities(self: AppCommand, path: Path, kind: str, as_json: bool,
            help="Print the scores and errors as one JSON object."),
     option("--quiet", "-q", "no_errors", is_flag=True, default=False,
            help="Only the scores, not the list of false positives and negatives."),
+    option("--anchor", is_flag=True, default=False,
+           help="Also score the keyword anchor (keywords in the headline and first 60 "
+                "words) on the same items: the baseline any rule set must beat."),
 )
-async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool) -> None:
+async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool,
+               anchor: bool) -> None:
     """Score topic classification on labelled dispatches.
 
     PATH holds JSON lines of Dispatch objects that also carry "labels": [topic, ...], the
     watched topics each belongs to. They are classified through the worker's code path;
-    prints precision, recall and F1 per topic and macro-averaged, then every false positive
-    and false negative with the evidence that scored it.
+    prints precision, recall and F1 per topic and macro-averaged, overall and for short
+    (<= 60 words) and long (>= 400 words) items, how many alerts stood on the headline, the
+    lead or the body, then every false positive and false negative with its score and the
+    evidence that scored it.
     """
     enricher = Enricher.from_settings(settings.spacy_model)
     try:
@@ -241,12 +248,18 @@ async def eval(self: AppCommand, path: Path, as_json: bool, no_errors: bool) -> 
     began = time.perf_counter()
     report = evaluate_topics(enricher, items)
     seconds = time.perf_counter() - began
+    baseline = evaluate_anchor(items) if anchor else None
     if as_json:
         print(json.dumps({"dispatches": len(items), "seconds": round(seconds, 3),
-                          **report.as_dict()}, indent=2, ensure_ascii=False))
-    else:
-        print(format_topic_report(report, f"{path}: {len(items)} dispatches ({seconds:.1f}s)",
-                                  show_errors=not no_errors))
+                          **report.as_dict(),
+                          **({"anchor": baseline.as_dict()} if baseline else {})},
+                         indent=2, ensure_ascii=False))
+        return
+    print(format_topic_report(report, f"{path}: {len(items)} dispatches ({seconds:.1f}s)",
+                              show_errors=not no_errors))
+    if baseline:
+        print()
+        print(format_topic_report(baseline, "keyword anchor, same items", show_errors=False))
 
 
 # --- replay ----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from schemas import Dispatch
 from schemas.models import utc_now
 from streams.datafiles import DataFileError
 from streams.pipeline import InvalidDispatch, decode_dispatch
+from streams.text import fold
 
 if TYPE_CHECKING:
     from streams.enrich import Enricher
@@ -315,6 +316,45 @@ def evaluate_topics(enricher: Enricher, items: Sequence[tuple[Dispatch, set[str]
                 frozenset(e.wikidata_id for e in enriched.entities if e.wikidata_id))
             report.add(dispatch.id, dispatch.headline,
                        word_count(dispatch.headline, dispatch.body), gold, scores)
+    return report
+
+
+# The simplest classifier a user could write: keywords in the headline and first 60 words.
+# `wirewatch eval --anchor` scores it in the same run, as the floor any rule set must beat.
+ANCHOR_KEYWORDS = {
+    "withdrawal": ("retrait des troupes", "retrait des forces", "retrait des soldats",
+                   "retrait militaire", "retrait americain", "retrait russe", "se retirer",
+                   "se retire", "desengagement", "depart des troupes", "depart des soldats"),
+    "russia-ukraine": ("ukraine", "ukrainien", "kiev", "kyiv", "zelensky", "donbass",
+                       "crimee", "invasion russe"),
+    "iran-deal": ("nucleaire iranien", "accord nucleaire", "jcpoa", "aiea", "uranium",
+                  "enrichissement", "programme nucleaire"),
+}
+
+
+@dataclass(frozen=True)
+class AnchorScore:
+    """The keyword anchor's verdict on one topic, shaped like a `TopicScore`."""
+
+    topic: str
+    matched: bool
+    score: float = 0.0
+    salience: str | None = None
+    missing_requirements: tuple[str, ...] = ()
+    evidence: tuple[Any, ...] = ()
+
+
+def keyword_anchor(headline: str | None, body: str) -> list[AnchorScore]:
+    opening = fold(" ".join(f"{headline or ''} {body}".split()[:SHORT_WORDS]))
+    return [AnchorScore(topic, any(k in opening for k in keywords))
+            for topic, keywords in ANCHOR_KEYWORDS.items()]
+
+
+def evaluate_anchor(items: Sequence[tuple[Dispatch, set[str]]]) -> TopicReport:
+    report = TopicReport(tuple(ANCHOR_KEYWORDS))
+    for dispatch, gold in items:
+        report.add(dispatch.id, dispatch.headline, word_count(dispatch.headline, dispatch.body),
+                   gold, keyword_anchor(dispatch.headline, dispatch.body))
     return report
 
 

@@ -168,6 +168,9 @@ def test_a_withdrawal_named_as_a_time_reference_is_background(classifier):
     "Les forces de l'ordre se sont retirées de la place après la dispersion des manifestants.",
     "Le film retrace la vie de soldats français partis en Algérie en 1956.",
     "Le ministre des Armées a annoncé son départ du gouvernement.",
+    "Les talibans ont quitté la table des négociations à Doha, a-t-on appris jeudi.",
+    "Depuis que les soldats américains ont quitté Kaboul, les Afghanes sont privées "
+    "d'école.",
 ])
 def test_lookalikes_of_withdrawal_do_not_alert(classifier, text):
     assert "withdrawal" not in topics_of(classifier, text, headline=text)

@@ -65,27 +65,38 @@ def test_eval_entities_reports_a_bad_line(tmp_path):
     assert f"{path}:1: entities.0.text: Field required" in result.stderr.decode()
 
 
-def test_eval_command_scores_topics_and_explains_errors(tmp_path):
+def test_eval_command_scores_topics_by_length_and_explains_errors(tmp_path):
+    filler = " ".join(["Le conseil municipal a examiné le budget de la voirie."] * 45)
     lines = [
         {"id": "w1", "language": "fr", "labels": ["withdrawal"],
-         "body": "Les derniers soldats américains ont quitté l'Afghanistan lundi soir, "
-                 "achevant le retrait des troupes après vingt ans de guerre."},
+         "headline": "Les derniers soldats américains ont quitté l'Afghanistan",
+         "body": "Le retrait des troupes s'est achevé lundi soir après vingt ans de guerre."},
         {"id": "n1", "language": "fr", "labels": [],
          "body": "Le festival de Cannes s'ouvre mardi sous un grand soleil."},
         {"id": "i1", "language": "fr", "labels": ["iran-deal"],
          "body": "La météo sera belle à Téhéran."},  # a deliberate false negative
+        {"id": "long1", "language": "fr", "labels": [], "headline": "Budget de la voirie",
+         "body": filler + "\n\nDepuis le départ des troupes françaises du Mali, le "
+                 "jumelage avec Gao est suspendu."},  # a passing mention: no alert
     ]
     path = tmp_path / "labelled.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
-    result = run("eval", str(path), "--json")
+    result = run("eval", str(path), "--json", "--anchor")
     assert result.returncode == 0, result.stderr.decode()
     scores = json.loads(result.stdout)
     assert scores["topics"]["withdrawal"]["f1"] == 1.0
-    assert scores["topics"]["iran-deal"]["false_negatives"] == 1
+    assert scores["items"] == {"short": 3, "long": 1}
+    assert scores["by_length"]["short"]["topics"]["withdrawal"]["true_positives"] == 1
+    assert scores["by_length"]["long"]["topics"]["withdrawal"]["false_positives"] == 0
+    assert scores["alerts_by_salience"]["headline"]["withdrawal"] == {"right": 1, "wrong": 0}
     [miss] = scores["false_negatives"]
-    assert (miss["id"], miss["topic"]) == ("i1", "iran-deal")
+    assert (miss["id"], miss["topic"], miss["words"]) == ("i1", "iran-deal", 6)
+    assert scores["anchor"]["topics"]["withdrawal"]["true_positives"] == 1  # "retrait des troupes"
+    assert scores["anchor"]["topics"]["iran-deal"]["false_negatives"] == 1
     text = run("eval", str(path)).stdout.decode()
     assert "macro" in text and "false negative: i1 iran-deal" in text
+    assert "short (3)" in text and "long (1)" in text
+    assert "headline 1 right / 0 wrong" in text
 
 
 def test_eval_rejects_unknown_topics(tmp_path):
