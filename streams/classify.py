@@ -228,11 +228,10 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
     The value is that of the best positive match, less the hard negatives that overlap it:
     a negative names another sense of the same words ("le retrait des Etats-Unis de
     l'accord"), so it cancels those words, not the rest of the sentence. Positive evidence
-    right after a background marker ("depuis le retrait") counts `background_factor` as
+    right after a background marker ("depuis le retrait") counts the marker's factor as
     much: it dates or sets the scene, it is not the news."""
     if prefilter is not None and candidates.isdisjoint(prefilter.of_definition(definition)):
         return 0.0, False, []  # no expression of this topic can match here
-    background = definition.background_compiled
     positives: list[_Found] = []
     negatives: list[_Found] = []
     for pattern in definition.patterns:
@@ -245,10 +244,9 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
         if pattern.weight < 0:
             negatives.append(found)
             continue
-        first = found.span[0]
-        if background is not None and background.search(
-                sentence.folded, max(0, first - 60), first):
-            found.weight *= definition.background_factor
+        factor = definition.background_factor(sentence.folded, found.span[0])
+        if factor is not None:
+            found.weight *= factor
             found.rule = f"{found.rule} (background)"
         positives.append(found)
     best = 0.0
@@ -279,20 +277,29 @@ def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
               values: Sequence[float], substantive: bool) -> Salience | None:
     """Where the topic stands as a subject: named in the headline, in the lead, or
     sustained through the body (or named as a subject by a substantive pattern); None for a
-    passing mention."""
+    passing mention. See `streams.rules.Salience`."""
     rule = definition.salience
-    strong = {s.position for s, v in zip(sentences, values, strict=True) if v >= rule.min_weight}
-    if "headline" in strong:
+    front = {s.position: v for s, v in sorted(zip(sentences, values, strict=True),
+                                              key=lambda pair: pair[1])
+             if s.position != "body"}  # the best value of headline and of lead
+    if front.get("headline", 0.0) >= rule.min_weight:
         return "headline"
-    if "lead" in strong:
+    if front.get("lead", 0.0) >= rule.min_weight:
         return "lead"
     paragraphs = {s.paragraph for s in sentences if s.position == "body"}
     topical = {s.paragraph for s, v in zip(sentences, values, strict=True)
                if s.position == "body" and v >= rule.min_weight}
-    if substantive or (len(topical) >= rule.body_min_paragraphs
-                       and len(topical) >= rule.body_min_share * len(paragraphs)):
-        return "body"
-    return None
+    sustained = (len(topical) >= rule.body_paragraphs_any_share
+                 or (len(topical) >= rule.body_min_paragraphs
+                     and len(topical) >= rule.body_min_share * len(paragraphs)))
+    anchored = (rule.anchored_paragraphs is not None
+                and len(topical) >= rule.anchored_paragraphs
+                and max(front.values(), default=0.0) >= rule.weak_weight)
+    mentioned = {s.paragraph for s, v in zip(sentences, values, strict=True)
+                 if s.position == "body" and v >= rule.weak_weight}
+    running = (rule.mentioned_paragraphs is not None and len(topical) >= 1
+               and len(mentioned) >= rule.mentioned_paragraphs)
+    return "body" if substantive or sustained or anchored or running else None
 
 
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],

@@ -132,7 +132,11 @@ class Positions(BaseModel):
 class Salience(BaseModel):
     """When a topic is a substantive subject of a dispatch rather than a passing mention:
     evidence of at least `min_weight` in the headline or the lead, or sustained through the
-    body (in at least `body_min_paragraphs` paragraphs and `body_min_share` of them)."""
+    body: in at least `body_min_paragraphs` paragraphs and `body_min_share` of them, or in
+    `body_paragraphs_any_share` paragraphs however long the piece; or, where
+    `anchored_paragraphs` is set, a weaker cue (`weak_weight`) in the headline or lead
+    that that many body paragraphs bear out; or, where `mentioned_paragraphs` is set, one
+    strong body paragraph and that many that name the topic."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -143,6 +147,14 @@ class Salience(BaseModel):
                                         "words in (a dateline-only paragraph takes the next).")
     body_min_paragraphs: int = Field(default=2, ge=1)
     body_min_share: float = Field(default=0.2, gt=0.0, le=1.0)
+    body_paragraphs_any_share: int = Field(default=3, ge=1)
+    weak_weight: float = Field(default=1.0, gt=0)
+    anchored_paragraphs: int | None = Field(default=None, ge=1)
+    mentioned_paragraphs: int | None = Field(
+        default=None, ge=2,
+        description="A subject too when one body paragraph reports it and at least this "
+                    "many name it (evidence of `weak_weight`): for topics whose weak cues "
+                    "are their own words (\"retrait\"), not names met in passing.")
     unsalient_factor: float = Field(
         default=0.2, ge=0.0, le=1.0,
         description="What the evidence of a topic that is not a subject counts.")
@@ -150,6 +162,21 @@ class Salience(BaseModel):
         default=0.6, ge=0.0, le=1.0,
         description="What evidence counts when the topic is a subject only in the body: "
                     "a secondary subject ranks below the one in the headline or lead.")
+
+
+class Background(BaseModel):
+    """Words that make the evidence right after them a time reference or a setting, and
+    what that evidence then counts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    regex: Regex
+    factor: float = Field(ge=0.0, le=1.0)
+
+    @cached_property
+    def compiled(self) -> re.Pattern[str]:
+        # Anchored at the end: the marker must stand right before the evidence.
+        return re.compile(rf"(?<!\w)(?:{self.regex})\W*$")
 
 
 def _expand_lexicon(raw: object) -> object:
@@ -181,7 +208,9 @@ def _expand_lexicon(raw: object) -> object:
                             for field in ("regex", "all_of") if field in item}}
                 if isinstance(item, dict) else item for item in items]
     if isinstance(raw.get("background"), list):
-        expanded["background"] = [expand(e) for e in raw["background"]]
+        expanded["background"] = [{**item, "regex": expand(item["regex"])}
+                                  if isinstance(item, dict) and "regex" in item else item
+                                  for item in raw["background"]]
     return expanded
 
 
@@ -199,12 +228,10 @@ class TopicDefinition(BaseModel):
     )
     positions: Positions = Positions()
     salience: Salience = Salience()
-    background: list[Regex] = Field(
+    background: list[Background] = Field(
         default_factory=list,
         description="Words that make the evidence right after them a time reference or "
-                    "setting (\"depuis le retrait\", \"après le départ des troupes\"): it "
-                    "counts `background_factor` as much.")
-    background_factor: float = Field(default=0.2, ge=0.0, le=1.0)
+                    "setting (\"depuis le retrait\", \"après le départ des troupes\").")
     lexicon: dict[Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")], str] = Field(
         default_factory=dict,
         description="Named alternations, written `{name}` in patterns: one list of troop "
@@ -217,12 +244,12 @@ class TopicDefinition(BaseModel):
     def _lexicon_expanded(cls, raw: object) -> object:
         return _expand_lexicon(raw)
 
-    @cached_property
-    def background_compiled(self) -> re.Pattern[str] | None:
-        if not self.background:
-            return None
-        # Anchored at the end: the marker must stand right before the evidence.
-        return re.compile(rf"(?<!\w)(?:{'|'.join(self.background)})\W*$")
+    def background_factor(self, folded: str, start: int) -> float | None:
+        """What evidence starting at `start` counts when a background marker stands right
+        before it (the smallest factor of those that do); None when none does."""
+        factors = [b.factor for b in self.background
+                   if b.compiled.search(folded, max(0, start - 80), start)]
+        return min(factors) if factors else None
 
 
 def load_definition(path: Path) -> TopicDefinition:
