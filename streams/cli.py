@@ -379,6 +379,7 @@ def resolve_topic(name: str) -> str:
 
 
 MAX_WHY = 5
+WHERE = {"headline": "in the headline", "lead": "in the lead", "body": "through the body"}
 
 
 def _distinct_evidence(alert: Alert) -> list[tuple[tuple[str, str], int]]:
@@ -401,7 +402,7 @@ def render_alert(alert: Alert) -> str:
                     for (text, rule), count in _distinct_evidence(alert)[:MAX_WHY])
     who = ", ".join(f"{e.name} ({e.label})" for e in alert.entities)
     return "\n".join([
-        f"[{alert.topic} {alert.score:.2f}] {source}",
+        f"[{alert.topic} {alert.score:.2f}, {WHERE[alert.salience]}] {source}",
         f"  {alert.headline or ''}",
         f"  why: {why}",
         f"  entities: {who}",

@@ -44,6 +44,10 @@ def test_adding_a_topic_is_adding_a_file(tmp_path):
          "Extra inputs"),
         (lambda t: t.replace("topic: demo", "topic: other"), 1, "must match the file name"),
         (lambda t: t.replace("patterns:", "patterns: [\n"), None, "not valid YAML"),
+        (lambda t: t.replace("regex: 'retrait'", "regex: '{nope} retrait'"), 9,
+         "no lexicon entry named 'nope'"),
+        (lambda t: t.replace("regex: 'retrait'", "regex: 'retrait'\n    within: 3"), 7,
+         "`within` goes with `all_of`"),
     ],
 )
 def test_mistakes_are_reported_with_file_and_line(tmp_path, edit, line, message):
@@ -54,6 +58,15 @@ def test_mistakes_are_reported_with_file_and_line(tmp_path, edit, line, message)
     if line is not None:
         assert raised.value.line == line
         assert str(raised.value).startswith(f"{path}:{line}: ")
+
+
+def test_lexicon_entries_stand_for_their_words_in_patterns(tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(VALID.format(name="demo").replace(
+        "patterns:", "lexicon:\n  troops: 'troupes|soldats'\npatterns:").replace(
+        "regex: 'retrait'", "regex: 'retrait des {troops}'"), encoding="utf-8")
+    [pattern] = load_definition(path).patterns
+    assert pattern.regex == "retrait des (?:troupes|soldats)"
 
 
 def test_empty_folder_is_an_error(tmp_path):
