@@ -279,27 +279,21 @@ def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
     sustained through the body (or named as a subject by a substantive pattern); None for a
     passing mention. See `streams.rules.Salience`."""
     rule = definition.salience
-    front = {s.position: v for s, v in sorted(zip(sentences, values, strict=True),
-                                              key=lambda pair: pair[1])
-             if s.position != "body"}  # the best value of headline and of lead
-    if front.get("headline", 0.0) >= rule.min_weight:
-        return "headline"
-    if front.get("lead", 0.0) >= rule.min_weight:
-        return "lead"
+    for position in ("headline", "lead"):
+        if any(s.position == position and v >= rule.min_weight
+               for s, v in zip(sentences, values, strict=True)):
+            return position
     paragraphs = {s.paragraph for s in sentences if s.position == "body"}
     topical = {s.paragraph for s, v in zip(sentences, values, strict=True)
                if s.position == "body" and v >= rule.min_weight}
     sustained = (len(topical) >= rule.body_paragraphs_any_share
                  or (len(topical) >= rule.body_min_paragraphs
                      and len(topical) >= rule.body_min_share * len(paragraphs)))
-    anchored = (rule.anchored_paragraphs is not None
-                and len(topical) >= rule.anchored_paragraphs
-                and max(front.values(), default=0.0) >= rule.weak_weight)
     mentioned = {s.paragraph for s, v in zip(sentences, values, strict=True)
                  if s.position == "body" and v >= rule.weak_weight}
     running = (rule.mentioned_paragraphs is not None and len(topical) >= 1
                and len(mentioned) >= rule.mentioned_paragraphs)
-    return "body" if substantive or sustained or anchored or running else None
+    return "body" if substantive or sustained or running else None
 
 
 def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],

@@ -134,9 +134,8 @@ class Salience(BaseModel):
     evidence of at least `min_weight` in the headline or the lead, or sustained through the
     body: in at least `body_min_paragraphs` paragraphs and `body_min_share` of them, or in
     `body_paragraphs_any_share` paragraphs however long the piece; or, where
-    `anchored_paragraphs` is set, a weaker cue (`weak_weight`) in the headline or lead
-    that that many body paragraphs bear out; or, where `mentioned_paragraphs` is set, one
-    strong body paragraph and that many that name the topic."""
+    `mentioned_paragraphs` is set, one body paragraph that reports it and that many that
+    name it (evidence of at least `weak_weight`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -149,7 +148,6 @@ class Salience(BaseModel):
     body_min_share: float = Field(default=0.2, gt=0.0, le=1.0)
     body_paragraphs_any_share: int = Field(default=3, ge=1)
     weak_weight: float = Field(default=1.0, gt=0)
-    anchored_paragraphs: int | None = Field(default=None, ge=1)
     mentioned_paragraphs: int | None = Field(
         default=None, ge=2,
         description="A subject too when one body paragraph reports it and at least this "

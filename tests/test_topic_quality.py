@@ -26,9 +26,15 @@ NTREX_WITHDRAWAL = "ntrex-thelocal.65969"  # Syria asks foreign forces to leave:
 # The macro-F1 each frozen held-out set has reached (rounded down): the floor it may not
 # fall below. Raise a floor when the rules improve; never lower one to make a change pass.
 MACRO_F1_FLOORS = {
-    "holdout-short.jsonl": 0.0,
-    "holdout-long-a.jsonl": 0.0,
-    "holdout-long-b.jsonl": 0.0,
+    "holdout-short.jsonl": 0.98,
+    "holdout-long-a.jsonl": 0.97,
+    "holdout-long-b.jsonl": 0.97,
+    "holdout2-short.jsonl": 0.98,
+    "holdout2-long-a.jsonl": 0.98,
+    "holdout2-long-b.jsonl": 0.98,
+    "holdout3-short.jsonl": 0.99,
+    "holdout3-long-a.jsonl": 0.97,
+    "holdout3-long-b.jsonl": 0.97,
 }
 
 
