@@ -11,6 +11,8 @@ scripts/system-deps.sh kcat:kcat prometheus:prometheus prometheus:promtool
 
 "$bin/ruff" check .
 "$bin/mypy"
+# What users install: the wheel, in a fresh virtual environment outside the tree.
+"$bin/python" scripts/check-wheel.py
 
 broker_started=0
 if ! "$bin/wirewatch" broker status >/dev/null 2>&1; then

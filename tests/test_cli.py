@@ -50,10 +50,26 @@ def test_replay_rejects_contradictory_pacing():
     assert "--rate and --speed exclude each other" in result.stderr.decode()
 
 
-def test_help_explains_the_commands():
+def test_help_explains_the_commands_under_wirewatchs_name():
     out = run("--help").stdout.decode()
     for command in ("broker", "enrich", "replay", "subscribe", "worker"):
         assert command in out
+    assert "wirewatch: news-wire monitoring on Kafka" in out
+    assert "faust" not in out.lower().split("options:")[0]
+    assert run("-h").stdout.decode() == out  # -h is help, as everywhere
+
+
+def test_version_is_wirewatchs():
+    from importlib.metadata import version
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == f"wirewatch {version('wirewatch')}"
+
+
+def test_worker_help_keeps_the_web_host_option_without_taking_h():
+    out = run("worker", "-h").stdout.decode()
+    assert "--web-host" in out and "-h, --help" in out
 
 
 def test_pacing_by_rate_or_by_original_spacing():
