@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 from schemas import Dispatch  # noqa: E402
 from schemas.models import utc_now  # noqa: E402
-from streams.enrich import Enricher  # noqa: E402
-from streams.entities import NER_ONLY_EXCLUDE, build_nlp  # noqa: E402
-from streams.rules import load_definitions  # noqa: E402
+from streams.nlp.enrich import Enricher  # noqa: E402
+from streams.nlp.entities import NER_ONLY_EXCLUDE, build_nlp  # noqa: E402
+from streams.nlp.rules import load_definitions  # noqa: E402
 
 DEFAULT_INPUTS = [ROOT / "tests" / "data" / "topics" / "team-dev.jsonl"]
 

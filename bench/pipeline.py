@@ -43,10 +43,10 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 
 from schemas import Dispatch  # noqa: E402
 from schemas.models import utc_now  # noqa: E402
-from streams.enrich import Enricher  # noqa: E402
-from streams.kafka import ensure_topics, start_producer  # noqa: E402
-from streams.pipeline import enriched_records  # noqa: E402
+from streams.clients.kafka import ensure_topics, start_producer  # noqa: E402
+from streams.nlp.enrich import Enricher  # noqa: E402
 from streams.settings import Settings  # noqa: E402
+from streams.worker.processing import enriched_records  # noqa: E402
 
 WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
 WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")

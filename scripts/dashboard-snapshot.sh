@@ -49,7 +49,7 @@ replay_pid=$!
 sleep 30  # then some bad messages among the good ones, so that dead letters show
 "$bin/python" - <<PY
 import asyncio
-from streams.kafka import start_producer
+from streams.clients.kafka import start_producer
 from streams.settings import Settings
 async def main():
     producer = await start_producer(Settings())

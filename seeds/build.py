@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 
 from seeds import SEED_FEED, SEED_TEXTS
-from streams.feed import read_feed
+from streams.feeds.reader import read_feed
 
 
 def render_feed() -> bytes:

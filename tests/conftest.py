@@ -8,10 +8,10 @@ import pytest
 
 from schemas import Dispatch
 from seeds import SEED_TEXTS
-from streams.classify import TopicClassifier
-from streams.enrich import Enricher
-from streams.feed import read_feed
-from streams.rules import TopicDefinition, load_definitions
+from streams.feeds.reader import read_feed
+from streams.nlp.classify import TopicClassifier
+from streams.nlp.enrich import Enricher
+from streams.nlp.rules import TopicDefinition, load_definitions
 from streams.settings import Settings
 
 

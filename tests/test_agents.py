@@ -10,8 +10,8 @@ from datetime import datetime
 import pytest
 
 from schemas import Dispatch, EnrichedDispatch
-from streams import agents
-from streams.pipeline import HEADER_EXCEPTION_CLASS, HEADER_REASON
+from streams.worker import agents
+from streams.worker.processing import HEADER_EXCEPTION_CLASS, HEADER_REASON
 
 
 @dataclass

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from streams.classify import TopicClassifier, lead_end, sentences_of
-from streams.rules import TopicDefinition
+from streams.nlp.classify import TopicClassifier, lead_end, sentences_of
+from streams.nlp.rules import TopicDefinition
 
 
 def topics_of(classifier, body, headline=None):

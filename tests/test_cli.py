@@ -76,7 +76,7 @@ def test_pacing_by_rate_or_by_original_spacing():
     from datetime import UTC, datetime, timedelta
 
     from schemas import Dispatch
-    from streams.cli import pacing_delays
+    from streams.feeds.pacing import pacing_delays
 
     start = datetime(2021, 8, 15, 10, tzinfo=UTC)
     feed = [Dispatch(id=str(i), language="fr", body="x", published_at=start + timedelta(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from streams.localbroker import kafka_version
+from streams.devbroker.broker import kafka_version
 from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

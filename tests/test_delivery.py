@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streams.delivery import SeenAlerts
+from streams.clients.dedup import SeenAlerts
 
 
 def alert(alert_id: str) -> bytes:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from schemas import Entity
-from streams.datafiles import DataFileError
-from streams.entities import (
+from streams.nlp.datafiles import DataFileError
+from streams.nlp.entities import (
     GAZETTEER_DIR,
     alias_variants,
     build_nlp,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from streams.evaluation import PRF, EntityReport, GoldEntity, PredictedEntity, score_example
+from streams.quality.evaluation import PRF, EntityReport, GoldEntity, PredictedEntity, score_example
 from tests.test_cli import run
 
 

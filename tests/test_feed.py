@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from seeds import SEED_TEXTS
-from streams.feed import FeedError, dispatch_id_for_file, parse_header_dispatch, read_feed
+from streams.feeds.reader import FeedError, dispatch_id_for_file, parse_header_dispatch, read_feed
 
 HEADER = "date 2021-04 Bruxelles, Belgique | AFP | mercredi 14/04/2021 - "
 

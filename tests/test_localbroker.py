@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from streams import localbroker
+from streams.devbroker import broker as localbroker
 from streams.settings import Settings
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from schemas import Alert, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS
-from streams.pipeline import (
+from streams.worker.processing import (
     HEADER_EXCEPTION_CLASS,
     HEADER_EXCEPTION_MESSAGE,
     HEADER_OFFSET,

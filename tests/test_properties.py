@@ -34,8 +34,8 @@ from schemas import (
 )
 from schemas.export import EXPORTED_MODELS, schema_path
 from schemas.models import MAX_BODY_CHARS, MAX_HEADLINE_CHARS
-from streams.feed import FeedError, parse_dispatch_json, parse_header_dispatch, read_feed
-from streams.pipeline import (
+from streams.feeds.reader import FeedError, parse_dispatch_json, parse_header_dispatch, read_feed
+from streams.worker.processing import (
     DEAD_LETTER_REASONS,
     MAX_HEADER_MESSAGE_CHARS,
     REASON_INVALID_DISPATCH,

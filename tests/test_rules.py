@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams.rules import RULES_DIR, RuleError, load_definition, load_definitions
+from streams.nlp.rules import RULES_DIR, RuleError, load_definition, load_definitions
 
 VALID = """\
 topic: {name}

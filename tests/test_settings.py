@@ -15,9 +15,9 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 from pydantic import ValidationError
 
-from streams.app import broker_credentials
-from streams.kafka import connection_options
+from streams.clients.kafka import connection_options
 from streams.settings import Settings
+from streams.worker.app import broker_credentials
 
 PASSWORD = "Pw-unit-3e8a1c"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from streams.kafka import connection_options, ensure_topics, partitions_of, start_producer
+from streams.clients.kafka import connection_options, ensure_topics, partitions_of, start_producer
 from streams.settings import Settings
 
 # Sentences of wire copy, some on watched topics, most not: the feed exercises the NLP step

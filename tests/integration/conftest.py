@@ -20,7 +20,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from streams.kafka import broker_answers
+from streams.clients.kafka import broker_answers
 from streams.settings import Settings
 
 WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))

@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from streams import localbroker
-from streams.pipeline import (
+from streams.devbroker import broker as localbroker
+from streams.settings import Settings
+from streams.worker.processing import (
     HEADER_EXCEPTION_CLASS,
     HEADER_EXCEPTION_MESSAGE,
     HEADER_OFFSET,
@@ -30,7 +31,6 @@ from streams.pipeline import (
     HEADER_TIMESTAMP,
     HEADER_TOPIC,
 )
-from streams.settings import Settings
 from tests.integration.accounting import (
     Account,
     PacedFeed,

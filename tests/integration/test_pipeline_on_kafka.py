@@ -8,7 +8,7 @@ import subprocess
 import urllib.request
 
 from schemas import Alert, EnrichedDispatch, alert_id_for
-from streams.pipeline import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
+from streams.worker.processing import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
 from tests.integration.accounting import produce
 from tests.integration.conftest import consume
 

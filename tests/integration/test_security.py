@@ -18,8 +18,8 @@ import trustme
 from cryptography.hazmat.primitives import serialization
 
 from schemas import Alert
-from streams import localbroker
-from streams.kafka import ensure_topics, start_consumer, start_producer
+from streams.clients.kafka import ensure_topics, start_consumer, start_producer
+from streams.devbroker import broker as localbroker
 from streams.settings import Settings
 from tests.integration.conftest import (
     WIREWATCH,

@@ -10,7 +10,7 @@ import uuid
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from streams.kafka import connection_options, ensure_topics
+from streams.clients.kafka import connection_options, ensure_topics
 from streams.settings import Settings
 
 
@@ -44,7 +44,7 @@ def test_topics_are_created_to_take_oversized_dispatches_to_the_dead_letter_topi
 def test_an_existing_topic_with_a_smaller_message_limit_is_named_with_the_fix(broker, caplog):
     topic = f"it-{uuid.uuid4().hex[:8]}.dispatches"
     asyncio.run(_create_plain_topic(broker, topic))  # the broker's default: about 1 MB
-    with caplog.at_level(logging.WARNING, logger="streams.kafka"):
+    with caplog.at_level(logging.WARNING, logger="streams.clients.kafka"):
         assert asyncio.run(ensure_topics(broker, [topic])) == []
     [warning] = [r.getMessage() for r in caplog.records if "max.message.bytes" in r.getMessage()]
     assert topic in warning and "1048588 bytes" in warning

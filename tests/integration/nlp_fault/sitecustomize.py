@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streams.enrich import Enricher
+from streams.nlp.enrich import Enricher
 
 NLP_FAULT_MARKER = "«injected NLP failure»"
 _enrich = Enricher.enrich

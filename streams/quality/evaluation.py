@@ -13,12 +13,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas import Dispatch
 from schemas.models import utc_now
-from streams.datafiles import DataFileError
-from streams.pipeline import InvalidDispatch, decode_dispatch
-from streams.text import fold
+from streams.nlp.datafiles import DataFileError
+from streams.nlp.text import fold
+from streams.worker.processing import InvalidDispatch, decode_dispatch
 
 if TYPE_CHECKING:
-    from streams.enrich import Enricher
+    from streams.nlp.enrich import Enricher
 
 SCORED_LABELS = ("PER", "ORG", "LOC")
 

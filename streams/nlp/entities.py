@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from schemas import Entity, EntitySummary
 from schemas.models import EntityLabel, TextField
-from streams.datafiles import DataFileError, load_yaml_model
+from streams.nlp.datafiles import DataFileError, load_yaml_model
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -14,8 +14,8 @@ import re2
 
 from schemas import Evidence, TopicMatch
 from schemas.models import Position, Salience
-from streams.rules import Pattern, TopicDefinition
-from streams.text import fold
+from streams.nlp.rules import Pattern, TopicDefinition
+from streams.nlp.text import fold
 
 logger = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
               values: Sequence[float], substantive: bool) -> Salience | None:
     """Where the topic stands as a subject: named in the headline, in the lead, or
     sustained through the body (or named as a subject by a substantive pattern); None for a
-    passing mention. See `streams.rules.Salience`."""
+    passing mention. See `streams.nlp.rules.Salience`."""
     rule = definition.salience
     for position in ("headline", "lead"):
         if any(s.position == position and v >= rule.min_weight

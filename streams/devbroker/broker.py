@@ -17,7 +17,7 @@ from pathlib import Path
 
 from streams.settings import Settings
 
-BROKER_FILES = Path(__file__).resolve().parent / "broker"
+BROKER_FILES = Path(__file__).resolve().parent / "files"
 POM = BROKER_FILES / "pom.xml"
 LOG4J_CONFIG = BROKER_FILES / "log4j2.properties"
 MAIN_CLASS = "kafka.Kafka"
@@ -313,7 +313,7 @@ def _log_tail(paths: BrokerPaths, lines: int = 25) -> str:
 def _wait_until_ready(settings: Settings, paths: BrokerPaths, alive: Callable[[], bool],
                       timeout: float) -> None:
     """Wait until the broker answers a metadata request, or fail with its log."""
-    from streams.kafka import broker_answers
+    from streams.clients.kafka import broker_answers
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -45,9 +45,9 @@ class WirewatchApp(faust.App):
     """A Faust app that creates every wirewatch topic before its consumer subscribes."""
 
     wirewatch_settings: Settings
-    # Filled by streams.topics: every Kafka topic the worker reads or writes.
+    # Filled by streams.worker.topics: every Kafka topic the worker reads or writes.
     owned_topics: tuple[str, ...] = ()
-    # Filled by streams.agents: slow set-up (loading the NLP model) done before the worker
+    # Filled by streams.worker.agents: slow set-up (loading the NLP model) done before the worker
     # joins its consumer group. Faust leaves an agent that was not yet iterating its stream
     # when a rebalance came stalled on the partitions it then gets.
     warm_up: Callable[[], Awaitable[None]] | None = None
@@ -67,7 +67,7 @@ class WirewatchApp(faust.App):
         await super().on_start()
         # Before the consumer subscribes: Faust only declares internal topics, and an input
         # topic created later would leave the worker idle until the next rebalance.
-        from streams.kafka import ensure_topics
+        from streams.clients.kafka import ensure_topics
 
         created = await ensure_topics(self.wirewatch_settings, self.owned_topics)
         if created:

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from faust.types import TopicT
 
-from streams.app import app
-from streams.rules import load_definitions
+from streams.nlp.rules import load_definitions
 from streams.settings import Settings
+from streams.worker.app import app
 
 WATCHED_TOPICS: tuple[str, ...] = tuple(d.topic for d in load_definitions())
 

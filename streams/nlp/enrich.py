@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from schemas import Dispatch, EnrichedDispatch
 from schemas.models import utc_now
-from streams.classify import TopicClassifier, lead_end
-from streams.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
-from streams.rules import TopicDefinition, load_definitions
+from streams.nlp.classify import TopicClassifier, lead_end
+from streams.nlp.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
+from streams.nlp.rules import TopicDefinition, load_definitions
 
 if TYPE_CHECKING:
     from spacy.language import Language

@@ -17,11 +17,11 @@ from faust.types import EventT, StreamT
 
 from schemas import Dispatch, EnrichedDispatch
 from schemas.models import utc_now
-from streams import metrics, topics
-from streams.app import app
-from streams.enrich import Enricher
-from streams.entities import load_gazetteer
-from streams.pipeline import (
+from streams.nlp.enrich import Enricher
+from streams.nlp.entities import load_gazetteer
+from streams.worker import metrics, topics
+from streams.worker.app import app
+from streams.worker.processing import (
     DEAD_LETTER_REASONS,
     REASON_PROCESSING_ERROR,
     InvalidDispatch,

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from streams.datafiles import DataFileError, load_yaml_model
+from streams.nlp.datafiles import DataFileError, load_yaml_model
 
 RULES_DIR = Path(__file__).resolve().parent / "topic_definitions"
 

@@ -1,0 +1,62 @@
+"""`wirewatch enrich`: the worker's enrichment offline, JSON lines in and out."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import IO
+
+from faust.cli import AppCommand, option
+
+from schemas import Dispatch
+from schemas.models import utc_now
+from streams.cli.common import EXIT_FAILURE, settings, stderr
+from streams.nlp.enrich import Enricher
+from streams.worker.app import app
+from streams.worker.processing import (
+    InvalidDispatch,
+    decode_dispatch,
+)
+
+
+def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line
+
+
+@app.command(
+    option("--batch-size", type=int, default=32, help="Dispatches handed to spaCy at once."),
+)
+async def enrich(self: AppCommand, batch_size: int) -> None:
+    """Enrich Dispatch JSON lines from stdin into EnrichedDispatch JSON lines on stdout.
+
+    The same code path as the worker, without Kafka: for backfills, debugging and evaluation.
+    Invalid lines are reported on stderr with their line number and skipped; the exit status
+    is then 1.
+    """
+    enricher = Enricher.from_settings(settings.spacy_model)
+    out = sys.stdout.buffer
+    invalid = 0
+    batch: list[Dispatch] = []
+
+    def flush() -> None:
+        now = utc_now()
+        for enriched in enricher.enrich_many([(d, now) for d in batch]):
+            out.write(enriched.to_json_bytes() + b"\n")
+        out.flush()
+        batch.clear()
+
+    for number, line in _read_lines(sys.stdin.buffer):
+        try:
+            batch.append(decode_dispatch(line))
+        except InvalidDispatch as exc:
+            invalid += 1
+            stderr.print(f"stdin:{number}: {exc.reason}: {exc.message}")
+            continue
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    if invalid:
+        raise SystemExit(EXIT_FAILURE)

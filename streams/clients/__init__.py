@@ -1,0 +1,1 @@
+"""Kafka clients for the command line: admin, producer, consumer, subscriber-side dedup."""

@@ -1,0 +1,1 @@
+"""The local development broker: official Kafka jars from Maven Central, KRaft, loopback."""

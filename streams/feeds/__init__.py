@@ -1,0 +1,1 @@
+"""Reading what comes in: agency text files, JSON lines, raw Kafka messages."""

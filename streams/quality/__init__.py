@@ -1,0 +1,1 @@
+"""Quality measures: entity and topic evaluation on labelled sets."""
