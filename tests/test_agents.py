@@ -1,38 +1,34 @@
-"""The agent's batch step, without Kafka: each message gets its outputs or a dead letter."""
+"""The worker's batch step, without Kafka: each message gets its outputs or a dead letter;
+and the agent's guard that a batch begun is published in full."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 import pytest
 
 from schemas import Dispatch, EnrichedDispatch
+from streams.nlp.enrich import Enricher
 from streams.worker import agents
-from streams.worker.processing import HEADER_EXCEPTION_CLASS, HEADER_REASON
+from streams.worker.processing import (
+    HEADER_EXCEPTION_CLASS,
+    HEADER_REASON,
+    ConsumedMessage,
+    OutputTopics,
+    SourcePosition,
+    outcomes_for_messages,
+)
 
-
-@dataclass
-class FakeMessage:
-    value: bytes
-    key: bytes
-    offset: int
-    topic: str = "dispatches"
-    partition: int = 0
-    timestamp: float = 1_700_000_000.0
-
-
-@dataclass
-class FakeEvent:
-    message: FakeMessage
+OUTPUTS = OutputTopics(enriched="out.enriched", dead_letter="out.dlq", alert_prefix="out.",
+                       top_entities_in_alert=5)
 
 
 class ExplodingEnricher:
     """Enriches like the real one, but the NLP step raises on one dispatch."""
 
-    def __init__(self, real: agents.Enricher) -> None:
+    def __init__(self, real: Enricher) -> None:
         self.real = real
 
     def enrich_many(self, batch: list[tuple[Dispatch, datetime]], observe=None
@@ -45,27 +41,25 @@ class ExplodingEnricher:
         return self.enrich_many([(dispatch, received_at)])[0]
 
 
-def event(offset: int, value: bytes) -> FakeEvent:
-    return FakeEvent(FakeMessage(value=value, key=f"k{offset}".encode(), offset=offset))
+def message(offset: int, value: bytes) -> ConsumedMessage:
+    return ConsumedMessage(f"k{offset}".encode(), value,
+                           SourcePosition("dispatches", 0, offset, 1_700_000_000_000))
 
 
 def dispatch_json(dispatch_id: str, body: str) -> bytes:
     return json.dumps({"id": dispatch_id, "language": "fr", "body": body}).encode()
 
 
-@pytest.fixture
-def exploding(monkeypatch, enricher):
-    monkeypatch.setattr(agents, "enricher", lambda: ExplodingEnricher(enricher))
-
-
-def test_one_dispatch_the_nlp_cannot_take_is_dead_lettered_and_the_rest_go_on(exploding):
-    events = [
-        event(0, dispatch_json("a", "Les derniers soldats américains ont quitté Kaboul.")),
-        event(1, b"{not json"),
-        event(2, dispatch_json("b", "BOOM")),
-        event(3, dispatch_json("c", "Le festival de Cannes s'ouvre mardi.")),
+def test_one_dispatch_the_nlp_cannot_take_is_dead_lettered_and_the_rest_go_on(enricher):
+    messages = [
+        message(0, dispatch_json("a", "Les derniers soldats américains ont quitté Kaboul.")),
+        message(1, b"{not json"),
+        message(2, dispatch_json("b", "BOOM")),
+        message(3, dispatch_json("c", "Le festival de Cannes s'ouvre mardi.")),
     ]
-    outcomes = agents.outcomes_for_events(events)
+    stages: list[str] = []
+    outcomes = outcomes_for_messages(messages, ExplodingEnricher(enricher), OUTPUTS,
+                                     observe=lambda stage, _seconds: stages.append(stage))
     assert [o.dead_letter_reason for o in outcomes] == [
         None, "invalid_json", "processing_error", None]
     headers = dict(outcomes[2].records[0].headers)
@@ -73,13 +67,15 @@ def test_one_dispatch_the_nlp_cannot_take_is_dead_lettered_and_the_rest_go_on(ex
     assert headers[HEADER_EXCEPTION_CLASS] == b"RuntimeError"
     assert outcomes[2].records[0].value == dispatch_json("b", "BOOM")  # original bytes kept
     assert {r.key for r in outcomes[0].records} == {b"a"}
-    assert outcomes[3].records[0].topic == agents.settings.topic_enriched
+    assert outcomes[3].records[0].topic == "out.enriched"
+    assert [r.topic for r in outcomes[0].records] == ["out.enriched", "out.withdrawal"]
+    assert outcomes[1].records[0].topic == "out.dlq"
+    assert stages.count("validate") == 4
 
 
-def test_a_batch_is_enriched_in_order(enricher, monkeypatch):
-    monkeypatch.setattr(agents, "enricher", lambda: enricher)
-    events = [event(n, dispatch_json(f"d{n}", f"Texte numéro {n}.")) for n in range(5)]
-    outcomes = agents.outcomes_for_events(events)
+def test_a_batch_is_enriched_in_order(enricher):
+    messages = [message(n, dispatch_json(f"d{n}", f"Texte numéro {n}.")) for n in range(5)]
+    outcomes = outcomes_for_messages(messages, enricher, OUTPUTS)
     assert [o.records[0].key for o in outcomes] == [f"d{n}".encode() for n in range(5)]
 
 

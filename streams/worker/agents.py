@@ -7,7 +7,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import cast
 
@@ -15,27 +14,28 @@ from aiokafka.errors import KafkaError
 from faust import Stream
 from faust.types import EventT, StreamT
 
-from schemas import Dispatch, EnrichedDispatch
-from schemas.models import utc_now
 from streams.nlp.enrich import Enricher
 from streams.nlp.entities import load_gazetteer
 from streams.worker import metrics, topics
 from streams.worker.app import app
 from streams.worker.processing import (
     DEAD_LETTER_REASONS,
-    REASON_PROCESSING_ERROR,
-    InvalidDispatch,
+    ConsumedMessage,
+    Outcome,
     OutgoingRecord,
+    OutputTopics,
     SourcePosition,
-    dead_letter_record,
-    decode_dispatch,
-    enriched_records,
+    outcomes_for_messages,
 )
 
 logger = logging.getLogger(__name__)
 settings = app.wirewatch_settings
 _outputs = {t.get_topic_name(): t for t in (topics.enriched, topics.dead_letter,
                                             *topics.alerts.values())}
+OUTPUTS = OutputTopics(enriched=settings.topic_enriched,
+                       dead_letter=settings.topic_dead_letter,
+                       alert_prefix=settings.alert_topic_prefix,
+                       top_entities_in_alert=settings.top_entities_in_alert)
 progress = metrics.PartitionProgress()
 # One thread runs the NLP: spaCy is not shared across threads, and one is what a worker has.
 _nlp_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wirewatch-nlp")
@@ -74,64 +74,17 @@ def _observe_stage(stage: str, seconds: float) -> None:
     metrics.STAGE_SECONDS.labels(stage=stage).observe(seconds)
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """What one consumed message gives: the records to publish, and what they are."""
-
-    records: list[OutgoingRecord]
-    dead_letter_reason: str | None = None
-    alert_scores: tuple[tuple[str, float], ...] = ()  # (watched topic, score) per alert
-
-
-def _source(event: EventT) -> SourcePosition:
+def _consumed(event: EventT) -> ConsumedMessage:
     message = event.message
-    return SourcePosition(message.topic, message.partition, message.offset,
-                          int(message.timestamp * 1000) if message.timestamp else None)
-
-
-def _dead_letter(event: EventT, reason: str, exception_class: str, message: str) -> Outcome:
-    return Outcome([dead_letter_record(settings.topic_dead_letter, event.message.key,
-                                       event.message.value, _source(event), reason,
-                                       exception_class, message)], reason)
-
-
-def _enriched(enriched: EnrichedDispatch) -> Outcome:
-    return Outcome(
-        enriched_records(enriched, settings.topic_enriched, settings.alert_topic_prefix,
-                         settings.top_entities_in_alert),
-        alert_scores=tuple((match.topic, match.score) for match in enriched.topics))
+    return ConsumedMessage(message.key, message.value, SourcePosition(
+        message.topic, message.partition, message.offset,
+        int(message.timestamp * 1000) if message.timestamp else None))
 
 
 def outcomes_for_events(events: Sequence[EventT]) -> list[Outcome]:
-    """What to publish for each consumed message of a batch: its enriched form and alerts,
-    or a dead letter saying why not. Valid dispatches are enriched together; if that fails,
-    one by one, so that one dispatch the NLP step cannot take does not sink the batch."""
-    outcomes: list[Outcome | None] = [None] * len(events)
-    valid: list[tuple[int, Dispatch]] = []
-    received_at = utc_now()
-    for position, event in enumerate(events):
-        began = time.perf_counter()
-        try:
-            valid.append((position, decode_dispatch(event.message.value)))
-        except InvalidDispatch as exc:
-            outcomes[position] = _dead_letter(event, exc.reason, exc.exception_class,
-                                              exc.message)
-        _observe_stage("validate", time.perf_counter() - began)
-    try:
-        enriched = enricher().enrich_many([(d, received_at) for _, d in valid],
-                                          observe=_observe_stage)
-        for (position, _), item in zip(valid, enriched, strict=True):
-            outcomes[position] = _enriched(item)
-    except Exception:
-        for position, dispatch in valid:
-            try:
-                outcomes[position] = _enriched(enricher().enrich(dispatch, received_at))
-            except Exception as exc:  # the NLP step failing must not stop the stream
-                logger.exception("enrichment failed for message at %s",
-                                 _source(events[position]))
-                outcomes[position] = _dead_letter(events[position], REASON_PROCESSING_ERROR,
-                                                  type(exc).__name__, str(exc) or repr(exc))
-    return [outcome for outcome in outcomes if outcome is not None]
+    """What to publish for each consumed event of a batch (see `outcomes_for_messages`)."""
+    return outcomes_for_messages([_consumed(event) for event in events], enricher(),
+                                 OUTPUTS, observe=_observe_stage)
 
 
 async def _publish(records: list[OutgoingRecord]) -> None:

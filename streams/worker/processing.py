@@ -1,14 +1,24 @@
-"""The steps around enrichment: decode a raw message into a Dispatch (or a dead-letter
-reason), and turn an enriched dispatch into its alerts."""
+"""What the worker does with a batch of consumed messages, without Kafka: decode each into a
+Dispatch (or a dead-letter reason), enrich the valid ones, and turn each enriched dispatch
+into its records (enriched dispatch, alerts). The agent only moves bytes in and out."""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS, utc_now
+
+if TYPE_CHECKING:
+    from streams.nlp.enrich import Enricher
+
+logger = logging.getLogger(__name__)
 
 # Dead-letter reasons: a small fixed set, so that they can label metrics.
 REASON_INVALID_UTF8 = "invalid_utf8"
@@ -200,3 +210,81 @@ def enriched_records(
         for out in build_alerts(enriched, alert_topic_prefix, top_entities_limit)
     )
     return records
+
+
+@dataclass(frozen=True)
+class ConsumedMessage:
+    """A message as consumed from the input topic: its bytes and where it came from."""
+
+    key: bytes | None
+    value: bytes | None
+    source: SourcePosition
+
+
+@dataclass(frozen=True)
+class OutputTopics:
+    """Where the outputs of a dispatch go."""
+
+    enriched: str
+    dead_letter: str
+    alert_prefix: str
+    top_entities_in_alert: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one consumed message gives: the records to publish, and what they are."""
+
+    records: list[OutgoingRecord]
+    dead_letter_reason: str | None = None
+    alert_scores: tuple[tuple[str, float], ...] = ()  # (watched topic, score) per alert
+
+
+def _dead_letter(message: ConsumedMessage, outputs: OutputTopics, reason: str,
+                 exception_class: str, text: str) -> Outcome:
+    return Outcome([dead_letter_record(outputs.dead_letter, message.key, message.value,
+                                       message.source, reason, exception_class, text)], reason)
+
+
+def _enriched(enriched: EnrichedDispatch, outputs: OutputTopics) -> Outcome:
+    return Outcome(
+        enriched_records(enriched, outputs.enriched, outputs.alert_prefix,
+                         outputs.top_entities_in_alert),
+        alert_scores=tuple((match.topic, match.score) for match in enriched.topics))
+
+
+def outcomes_for_messages(messages: Sequence[ConsumedMessage], enricher: Enricher,
+                          outputs: OutputTopics,
+                          observe: Callable[[str, float], None] | None = None
+                          ) -> list[Outcome]:
+    """What to publish for each consumed message of a batch: its enriched form and alerts,
+    or a dead letter saying why not. Valid dispatches are enriched together; if that fails,
+    one by one, so that one dispatch the NLP step cannot take does not sink the batch.
+    `observe(stage, seconds)` receives the time of each stage, for metrics."""
+    outcomes: list[Outcome | None] = [None] * len(messages)
+    valid: list[tuple[int, Dispatch]] = []
+    received_at = utc_now()
+    for position, message in enumerate(messages):
+        began = time.perf_counter()
+        try:
+            valid.append((position, decode_dispatch(message.value)))
+        except InvalidDispatch as exc:
+            outcomes[position] = _dead_letter(message, outputs, exc.reason,
+                                              exc.exception_class, exc.message)
+        if observe is not None:
+            observe("validate", time.perf_counter() - began)
+    try:
+        enriched = enricher.enrich_many([(d, received_at) for _, d in valid], observe=observe)
+        for (position, _), item in zip(valid, enriched, strict=True):
+            outcomes[position] = _enriched(item, outputs)
+    except Exception:
+        for position, dispatch in valid:
+            try:
+                outcomes[position] = _enriched(enricher.enrich(dispatch, received_at), outputs)
+            except Exception as exc:  # the NLP step failing must not stop the stream
+                logger.exception("enrichment failed for message at %s",
+                                 messages[position].source)
+                outcomes[position] = _dead_letter(messages[position], outputs,
+                                                  REASON_PROCESSING_ERROR, type(exc).__name__,
+                                                  str(exc) or repr(exc))
+    return [outcome for outcome in outcomes if outcome is not None]
