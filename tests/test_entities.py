@@ -9,15 +9,8 @@ import pytest
 
 from schemas import Entity
 from streams.nlp.datafiles import DataFileError
-from streams.nlp.entities import (
-    GAZETTEER_DIR,
-    alias_variants,
-    build_nlp,
-    entities_of,
-    gazetteer_index,
-    load_gazetteer,
-    summarize_entities,
-)
+from streams.nlp.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
+from streams.nlp.gazetteer_files import GAZETTEER_DIR, alias_variants, load_gazetteer
 
 GAZETTEER = """\
 version: "test"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from streams.quality.evaluation import PRF, EntityReport, GoldEntity, PredictedEntity, score_example
+from streams.quality.entities import EntityReport, GoldEntity, PredictedEntity, score_example
+from streams.quality.scores import PRF
 from tests.test_cli import run
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from schemas import Alert, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS
+from streams.feeds.decode import InvalidDispatch, decode_dispatch
 from streams.worker.processing import (
     HEADER_EXCEPTION_CLASS,
     HEADER_EXCEPTION_MESSAGE,
@@ -16,10 +17,8 @@ from streams.worker.processing import (
     HEADER_REASON,
     HEADER_TIMESTAMP,
     HEADER_TOPIC,
-    InvalidDispatch,
     SourcePosition,
     dead_letter_record,
-    decode_dispatch,
     enriched_records,
     lead_sentence,
 )

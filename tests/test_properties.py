@@ -34,17 +34,19 @@ from schemas import (
 )
 from schemas.export import EXPORTED_MODELS, schema_path
 from schemas.models import MAX_BODY_CHARS, MAX_HEADLINE_CHARS
-from streams.feeds.reader import FeedError, parse_dispatch_json, parse_header_dispatch, read_feed
-from streams.worker.processing import (
+from streams.feeds.decode import (
     DEAD_LETTER_REASONS,
-    MAX_HEADER_MESSAGE_CHARS,
     REASON_INVALID_DISPATCH,
     REASON_TOO_LARGE,
     InvalidDispatch,
+    decode_dispatch,
+)
+from streams.feeds.reader import FeedError, parse_dispatch_json, parse_header_dispatch, read_feed
+from streams.worker.processing import (
+    MAX_HEADER_MESSAGE_CHARS,
     OutgoingRecord,
     SourcePosition,
     dead_letter_record,
-    decode_dispatch,
 )
 
 DISPATCH_FIELDS = ("id", "language", "body", "headline", "agency", "dateline", "published_at")

@@ -17,7 +17,7 @@ import pytest
 from schemas import Dispatch
 from schemas.models import utc_now
 from streams.nlp.enrich import Enricher
-from streams.quality.evaluation import evaluate_topics, read_labelled_dispatches
+from streams.quality.topics import evaluate_topics, read_labelled_dispatches
 
 TOPIC_SETS = Path(__file__).resolve().parent / "data" / "topics"
 NTREX = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "ntrex-fr" / "ntrex-fr.jsonl"

@@ -11,12 +11,9 @@ from faust.cli import AppCommand, option
 from schemas import Dispatch
 from schemas.models import utc_now
 from streams.cli.common import EXIT_FAILURE, settings, stderr
+from streams.feeds.decode import InvalidDispatch, decode_dispatch
 from streams.nlp.enrich import Enricher
 from streams.worker.app import app
-from streams.worker.processing import (
-    InvalidDispatch,
-    decode_dispatch,
-)
 
 
 def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:

@@ -11,17 +11,20 @@ from faust.cli import AppCommand, argument, option
 
 from streams.nlp.datafiles import DataFileError
 from streams.nlp.enrich import Enricher
-from streams.nlp.entities import build_nlp, entities_of, gazetteer_index, load_gazetteer
-from streams.quality.evaluation import (
+from streams.nlp.entities import build_nlp, entities_of, gazetteer_index
+from streams.nlp.gazetteer_files import load_gazetteer
+from streams.quality.entities import (
     EntityReport,
     PredictedEntity,
+    format_entity_report,
+    read_entity_examples,
+    score_example,
+)
+from streams.quality.topics import (
     evaluate_anchor,
     evaluate_topics,
-    format_entity_report,
     format_topic_report,
-    read_entity_examples,
     read_labelled_dispatches,
-    score_example,
 )
 from streams.worker.app import app
 

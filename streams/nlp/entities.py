@@ -3,26 +3,27 @@ systematic errors, links to Wikidata, and the dispatch-level entity summary."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal, get_args
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing import TYPE_CHECKING, get_args
 
 from schemas import Entity, EntitySummary
 from schemas.models import EntityLabel, TextField
-from streams.nlp.datafiles import DataFileError, load_yaml_model
+from streams.nlp.gazetteer_files import (
+    GAZETTEER_DIR,
+    Gazetteer,
+    GazetteerEntry,
+    Lexicon,
+    alias_variants,
+    load_gazetteer,
+)
+from streams.nlp.text import fold
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span
     from spacy.vocab import Vocab
 
-# The gazetteer folder: the curated entities (entities.yaml) and the word lists of the
-# repairs (see `Lexicon`).
-GAZETTEER_DIR = Path(__file__).resolve().parent / "gazetteer"
 _LABELS = frozenset(get_args(EntityLabel))
 
 # Only the statistical NER is needed: its own embedding layer does not listen to the shared
@@ -30,106 +31,6 @@ _LABELS = frozenset(get_args(EntityLabel))
 # them only costs time (see BENCHMARKS.md).
 NER_ONLY_EXCLUDE = ("tok2vec", "morphologizer", "parser", "senter", "attribute_ruler",
                     "lemmatizer")
-
-
-class GazetteerEntry(BaseModel):
-    """One person, organisation or place, with its Wikidata id and its surface forms."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    qid: Annotated[str, StringConstraints(pattern=r"^Q[1-9][0-9]*$")] | None = Field(
-        description="Wikidata id; null while it is not verified (the entity is still found "
-                    "and typed, and carries its canonical name, but no id)")
-    name: Annotated[str, StringConstraints(min_length=1)]
-    type: Literal["PER", "ORG", "LOC", "MISC"]
-    aliases: list[Annotated[str, StringConstraints(min_length=1)]] = Field(min_length=1)
-
-    @property
-    def key(self) -> str:
-        """What identifies the entry: its Wikidata id, else its canonical name."""
-        return self.qid or f"name:{self.name}"
-
-
-class Gazetteer(BaseModel):
-    """The curated gazetteer file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: Annotated[str, StringConstraints(min_length=1)]
-    entities: list[GazetteerEntry]
-
-    def by_key(self) -> dict[str, GazetteerEntry]:
-        return {entry.key: entry for entry in self.entities}
-
-
-def strip_accents(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFD", text)
-                   if unicodedata.category(ch) != "Mn").replace("Œ", "OE").replace("œ", "oe")
-
-
-def alias_variants(alias: str) -> set[str]:
-    """The spellings of an alias that wire copy uses interchangeably: with and without
-    accents, with straight or curly apostrophes, capitalised at a sentence start."""
-    forms = {alias, strip_accents(alias)}
-    forms |= {form.replace("'", "’") for form in forms} | {form.replace("’", "'") for form in forms}
-    if alias[:1].islower():
-        forms |= {form[:1].upper() + form[1:] for form in forms}
-    return forms
-
-
-def load_gazetteer(path: Path = GAZETTEER_DIR / "entities.yaml") -> Gazetteer:
-    """Load the gazetteer; a mistake (bad field, an id, name or alias used twice) raises
-    `DataFileError` with the file and line."""
-    gazetteer, lines = load_yaml_model(path, Gazetteer)
-    seen: dict[str, tuple[str, int]] = {}
-    owner: dict[str, str] = {}
-    for position, entry in enumerate(gazetteer.entities):
-        line = lines.get(("entities", position))
-        for key in {entry.key, f"name:{entry.name}"}:
-            if key in seen:
-                what = entry.qid if key == entry.qid else f"name {entry.name!r}"
-                raise DataFileError(path, line, f"{what} is listed twice (also line "
-                                    f"{seen[key][1]})")
-            seen[key] = (entry.name, line or 0)
-        for alias in entry.aliases:
-            for variant in alias_variants(alias):
-                other = owner.setdefault(variant, entry.key)
-                if other != entry.key:
-                    raise DataFileError(
-                        path, lines.get(("entities", position, "aliases"), line),
-                        f"alias {alias!r} of {entry.name} ({entry.qid}) is also an alias of "
-                        f"{seen[other][0]} ({other}): an alias must name one entity")
-    return gazetteer
-
-
-def load_word_list(path: Path) -> frozenset[str]:
-    """A word list file (one per line, # comments), folded: lower case, no accents."""
-    words = set()
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        word = raw.strip()
-        if word and not word.startswith("#"):
-            words.add(_fold_word(word))
-    return frozenset(words)
-
-
-@dataclass(frozen=True)
-class Lexicon:
-    """The word lists of the repairs, one file each in the gazetteer folder, folded."""
-
-    # Nationality nouns (Américains, Russes, ...): never entities, though the model tags them.
-    demonyms: frozenset[str]
-    # Titles and roles that wire copy puts before a name and the model glues onto it
-    # ("secrétaire à la Défense Lloyd Austin" -> LOC "Défense Lloyd Austin").
-    titles: frozenset[str]
-    # Nouns that head an organisation's name ("ministère russe de la Défense" is no place).
-    organisation_heads: frozenset[str]
-    # Generic nouns before a place name ("gare de Kramatorsk"): the place is the name alone.
-    place_heads: frozenset[str]
-
-    @classmethod
-    def load(cls, folder: Path) -> Lexicon:
-        return cls(**{name: load_word_list(folder / f"{name}.txt")
-                      for name in cls.__dataclass_fields__})
 
 
 # Determiners and prepositions that belong before an entity, not in it ("la France").
@@ -141,10 +42,6 @@ LEADING_FUNCTION_WORDS = frozenset(
 # Words that put the next single name in a place ("à Bakhmout", "près de Lyman").
 LOCATIVE_WORDS = frozenset(["a", "vers", "depuis", "dans", "pres", "ville", "village",
                             "localite", "region", "province", "oblast", "jusqu'a"])
-
-
-def _fold_word(text: str) -> str:
-    return strip_accents(text).lower().replace("’", "'")
 
 
 class CuratedEntities:
@@ -240,15 +137,15 @@ class CuratedEntities:
     def _after_place_head(self, doc: Doc, start: int, end: int) -> int:
         """Where the name starts in "gare de Kramatorsk", "région de Donetsk": after the
         generic noun and its preposition, when a capitalised name follows."""
-        if _fold_word(doc[start].text) not in self.lexicon.place_heads:
+        if fold(doc[start].text) not in self.lexicon.place_heads:
             return start
         name = start + 1
-        while name < end and _fold_word(doc[name].text) in LEADING_FUNCTION_WORDS:
+        while name < end and fold(doc[name].text) in LEADING_FUNCTION_WORDS:
             name += 1
         return name if name < end and doc[name].text[:1].isupper() else start
 
     def _ignorable(self, word: str) -> bool:
-        folded = _fold_word(word)
+        folded = fold(word)
         return (folded in LEADING_FUNCTION_WORDS or folded in self.lexicon.titles
                 or not any(ch.isalnum() for ch in word))
 
@@ -258,7 +155,7 @@ class CuratedEntities:
         from spacy.tokens import Span
 
         lexicon = self.lexicon
-        while start < end and _fold_word(doc[start].text) in LEADING_FUNCTION_WORDS:
+        while start < end and fold(doc[start].text) in LEADING_FUNCTION_WORDS:
             start += 1
         # Trailing punctuation and elided words the tokenizer left attached ("Kyiv s’").
         while start < end and (doc[end - 1].is_punct or doc[end - 1].is_space
@@ -269,10 +166,10 @@ class CuratedEntities:
         # A title or role, with its adjectives and prepositions ("ministre iranien des
         # Affaires étrangères"), before a name: strip it when a name follows.
         title_end = start
-        if _fold_word(doc[start].text) in lexicon.titles:
+        if fold(doc[start].text) in lexicon.titles:
             while title_end < end and (
-                    _fold_word(doc[title_end].text) in lexicon.titles
-                    or _fold_word(doc[title_end].text) in LEADING_FUNCTION_WORDS
+                    fold(doc[title_end].text) in lexicon.titles
+                    or fold(doc[title_end].text) in LEADING_FUNCTION_WORDS
                     or doc[title_end].text.islower()):
                 title_end += 1
             if title_end == end:
@@ -290,21 +187,21 @@ class CuratedEntities:
             key = self.alias_to_key.get(doc[start:end].text)
             start = name
         words = [token.text for token in doc[start:end]]
-        if all(_fold_word(word) in lexicon.demonyms for word in words):
+        if all(fold(word) in lexicon.demonyms for word in words):
             return None
         if not any(ch.isupper() for ch in "".join(words)):
             return None  # "américaine", "otan" typed lower-case are not names here
-        if len(words) == 1 and _fold_word(words[0]) in lexicon.titles:
+        if len(words) == 1 and fold(words[0]) in lexicon.titles:
             return None  # a bare role or title: "Etat", "Défense"
         key = key or self.alias_to_key.get(doc[start:end].text)
         if key is not None:
             return Span(doc, start, end, label=self.entries[key].type, span_id=key)
         if label == "PER" and len(words) == 1 and start > 0 and (
-                _fold_word(doc[start - 1].text) in LOCATIVE_WORDS):
+                fold(doc[start - 1].text) in LOCATIVE_WORDS):
             label = "LOC"  # "à Bakhmout", "la ville d'Izioum": an unknown town, not a person
         if stripped_title and label != "PER" and _looks_like_person(words):
             label = "PER"
-        elif _fold_word(words[0]) in lexicon.organisation_heads and len(words) > 1:
+        elif fold(words[0]) in lexicon.organisation_heads and len(words) > 1:
             label = "ORG"  # "ministère russe de la Défense", "Banque centrale européenne"
         return Span(doc, start, end, label=label)
 
@@ -319,7 +216,7 @@ def _looks_like_person(words: Sequence[str]) -> bool:
     parts = [w for w in words if w not in {"-", "‑", "'", "’"}]
     capitalised = [w for w in parts if w[:1].isupper()]
     return len(parts) >= 2 and len(capitalised) >= 2 and all(
-        w[:1].isupper() or _fold_word(w) in _NAME_PARTICLES for w in parts)
+        w[:1].isupper() or fold(w) in _NAME_PARTICLES for w in parts)
 
 
 CURATED_COMPONENT = "wirewatch_curated_entities"

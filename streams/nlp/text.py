@@ -35,3 +35,10 @@ def fold(text: str) -> str:
     "États-Unis" match the same pattern, and a match's offsets hold in the original text.
     """
     return text.translate(_FOLD_TABLE)
+
+
+def strip_accents(text: str) -> str:
+    """`text` without its accents, case kept ("Élysée" -> "Elysee"): the spellings wire copy
+    uses for the same name. Unlike `fold`, it may change the length ("œ" -> "oe")."""
+    return "".join(ch for ch in unicodedata.normalize("NFD", text)
+                   if unicodedata.category(ch) != "Mn").replace("Œ", "OE").replace("œ", "oe")

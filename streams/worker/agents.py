@@ -14,12 +14,12 @@ from aiokafka.errors import KafkaError
 from faust import Stream
 from faust.types import EventT, StreamT
 
+from streams.feeds.decode import DEAD_LETTER_REASONS
 from streams.nlp.enrich import Enricher
-from streams.nlp.entities import load_gazetteer
+from streams.nlp.gazetteer_files import load_gazetteer
 from streams.worker import metrics, topics
 from streams.worker.app import app
 from streams.worker.processing import (
-    DEAD_LETTER_REASONS,
     ConsumedMessage,
     Outcome,
     OutgoingRecord,

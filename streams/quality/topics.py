@@ -1,5 +1,6 @@
-"""Quality measures: entity recognition and linking, and topic classification, against
-annotated texts."""
+"""Topic quality: precision, recall and F1 by topic, by length and by where the topic
+stands, every error explained; and the keyword anchor to compare with."""
+
 
 from __future__ import annotations
 
@@ -13,180 +14,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas import Dispatch
 from schemas.models import utc_now
+from streams.feeds.decode import InvalidDispatch, decode_dispatch
 from streams.nlp.datafiles import DataFileError
 from streams.nlp.text import fold
-from streams.worker.processing import InvalidDispatch, decode_dispatch
 
 if TYPE_CHECKING:
     from streams.nlp.enrich import Enricher
 
-SCORED_LABELS = ("PER", "ORG", "LOC")
-
-
-@dataclass
-class PRF:
-    """Counts of one class, and the precision, recall and F1 they give."""
-
-    true_positives: int = 0
-    false_positives: int = 0
-    false_negatives: int = 0
-
-    @property
-    def precision(self) -> float:
-        predicted = self.true_positives + self.false_positives
-        return self.true_positives / predicted if predicted else 0.0
-
-    @property
-    def recall(self) -> float:
-        actual = self.true_positives + self.false_negatives
-        return self.true_positives / actual if actual else 0.0
-
-    @property
-    def f1(self) -> float:
-        p, r = self.precision, self.recall
-        return 2 * p * r / (p + r) if p + r else 0.0
-
-    @property
-    def support(self) -> int:
-        return self.true_positives + self.false_negatives
-
-    def add(self, other: PRF) -> None:
-        self.true_positives += other.true_positives
-        self.false_positives += other.false_positives
-        self.false_negatives += other.false_negatives
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4),
-                "f1": round(self.f1, 4), "support": self.support,
-                "true_positives": self.true_positives,
-                "false_positives": self.false_positives,
-                "false_negatives": self.false_negatives}
-
-
-class GoldEntity(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    text: str
-    label: str
-    canonical: str | None = None
-
-
-class EntityExample(BaseModel):
-    """One annotated text of an entity evaluation file."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    text: str
-    entities: list[GoldEntity]
-    id: str | None = None
-
-
-def read_entity_examples(path: Path) -> list[EntityExample]:
-    """Read an entity evaluation file (JSON lines); a bad line is reported with its number."""
-    examples = []
-    with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(EntityExample.model_validate_json(line))
-            except ValidationError as exc:
-                error = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in error["loc"]) or "line"
-                raise DataFileError(path, number, f"{where}: {error['msg']}") from None
-    return examples
-
-
-@dataclass(frozen=True)
-class PredictedEntity:
-    text: str
-    label: str
-    canonical: str | None
-    wikidata_id: str | None
-
-
-@dataclass
-class EntityReport:
-    """Scores over a set of annotated texts."""
-
-    by_label: dict[str, PRF] = field(default_factory=lambda: {k: PRF() for k in SCORED_LABELS})
-    linked_correctly: int = 0
-    linkable: int = 0  # gold mentions whose canonical entity is in the gazetteer
-    errors: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def overall(self) -> PRF:
-        total = PRF()
-        for counts in self.by_label.values():
-            total.add(counts)
-        return total
-
-    @property
-    def linking_accuracy(self) -> float:
-        return self.linked_correctly / self.linkable if self.linkable else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "labels": {label: counts.as_dict() for label, counts in self.by_label.items()},
-            "overall": self.overall.as_dict(),
-            "linking": {"accuracy": round(self.linking_accuracy, 4),
-                        "correct": self.linked_correctly, "linkable": self.linkable},
-        }
-
-
-def score_example(gold: Iterable[GoldEntity], predicted: Iterable[PredictedEntity],
-                  known_canonicals: Mapping[str, str], report: EntityReport,
-                  example_id: str | None = None) -> None:
-    """Add one text's counts to `report`. Mentions match on exact text and label, as
-    multisets (a name written twice must be found twice).
-
-    `known_canonicals` maps the gazetteer's names and Wikidata ids to Wikidata ids: a gold
-    mention whose canonical is among them is linkable, and is linked correctly when a
-    predicted mention of the same text carries that id."""
-    gold = [g for g in gold if g.label in SCORED_LABELS]
-    predicted = [p for p in predicted if p.label in SCORED_LABELS]
-    gold_counts = Counter((g.text, g.label) for g in gold)
-    predicted_counts = Counter((p.text, p.label) for p in predicted)
-    for label in SCORED_LABELS:
-        counts = report.by_label[label]
-        for key in set(gold_counts) | set(predicted_counts):
-            if key[1] != label:
-                continue
-            hit = min(gold_counts[key], predicted_counts[key])
-            counts.true_positives += hit
-            counts.false_positives += predicted_counts[key] - hit
-            counts.false_negatives += gold_counts[key] - hit
-    missed = gold_counts - predicted_counts
-    spurious = predicted_counts - gold_counts
-    if missed or spurious:
-        report.errors.append({"id": example_id,
-                              "missed": sorted(f"{t} ({lab})" for t, lab in missed.elements()),
-                              "spurious": sorted(f"{t} ({lab})"
-                                                 for t, lab in spurious.elements())})
-
-    predicted_ids = Counter((p.text, p.wikidata_id) for p in predicted if p.wikidata_id)
-    for mention in gold:
-        if mention.canonical is None or mention.canonical not in known_canonicals:
-            continue
-        report.linkable += 1
-        key = (mention.text, known_canonicals[mention.canonical])
-        if predicted_ids[key] > 0:
-            predicted_ids[key] -= 1
-            report.linked_correctly += 1
-
-
-def format_entity_report(report: EntityReport, title: str) -> str:
-    lines = [title, f"{'label':<8}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}"]
-    rows = [*report.by_label.items(), ("overall", report.overall)]
-    for name, counts in rows:
-        lines.append(f"{name:<8}{counts.precision:>10.3f}{counts.recall:>10.3f}"
-                     f"{counts.f1:>10.3f}{counts.support:>9}")
-    lines.append(f"linking accuracy {report.linking_accuracy:.3f} "
-                 f"({report.linked_correctly}/{report.linkable} gazetteer mentions)")
-    return "\n".join(lines)
-
-
-# --- topics ------------------------------------------------------------------------------------
+from streams.quality.scores import PRF
 
 # Length buckets, in words of headline and body: a flash or headline with standfirst, and a
 # full article. Quality is reported for each apart: they fail in different ways.
