@@ -7,11 +7,13 @@ import contextlib
 import time
 from pathlib import Path
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.cli import AppCommand, argument, option
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import seeds
+from schemas import Dispatch
 from streams.cli.common import EXIT_FAILURE, fail, settings, stderr
 from streams.clients.kafka import (
     BrokerConnectionError,
@@ -26,6 +28,61 @@ from streams.worker.app import app
 
 def default_feed() -> list[Path]:
     return [seeds.SEED_FEED]
+
+
+def _read_dispatches(paths: tuple[Path, ...]) -> tuple[list[Dispatch], list[FeedError]]:
+    """The valid dispatches of the feed, and the errors of the invalid items (reported)."""
+    try:
+        items = list(read_feed(list(paths) or default_feed()))
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
+    errors: list[FeedError] = [item.error for item in items if item.error]
+    for error in errors:
+        stderr.print(f"[yellow]skipped[/] {error}")
+    dispatches = [item.dispatch for item in items if item.dispatch]
+    if not dispatches:
+        raise fail("the feed holds no valid dispatch")
+    return dispatches, errors
+
+
+async def _send_all(producer: AIOKafkaProducer, target: str, dispatches: list[Dispatch],
+                    delays: list[float], repeat: bool, rate: float | None) -> int:
+    """Send the dispatches (over and over with `repeat`), each acknowledged before the next,
+    with a progress bar; return how many were sent. Stops the producer."""
+    sent = 0
+    try:
+        with Progress(TextColumn("replay → {task.fields[target]}"), BarColumn(),
+                      MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
+                      transient=False) as progress:
+            task = progress.add_task("replay", total=None if repeat else len(dispatches),
+                                     target=target)
+            while True:
+                for dispatch, delay in zip(dispatches, delays, strict=True):
+                    if delay:
+                        await asyncio.sleep(delay)
+                    await asyncio.wait_for(
+                        producer.send_and_wait(target, dispatch.to_json_bytes(),
+                                               key=dispatch.id.encode("utf-8")),
+                        timeout=settings.send_timeout)
+                    sent += 1
+                    progress.advance(task)
+                if not repeat:
+                    return sent
+                if rate:  # the rate holds across passes too (a pass starts without a wait)
+                    await asyncio.sleep(1.0 / rate)
+    except (KafkaError, TimeoutError) as exc:
+        # Each dispatch is acknowledged before the next is sent: the user can tell exactly
+        # which ones are on the topic and resume from there.
+        reason = (f"no acknowledgement within {settings.send_timeout:g}s"
+                  if isinstance(exc, TimeoutError) else repr(exc))
+        written = (f"{sent} dispatches (passes over a feed of {len(dispatches)})" if repeat
+                   else f"{sent} of {len(dispatches)} dispatches")
+        raise fail(f"the broker stopped taking dispatches ({reason}): {written} were written "
+                   f"to {target}; the next one, {dispatches[sent % len(dispatches)].id}, was "
+                   "not confirmed") from None
+    finally:
+        with contextlib.suppress(TimeoutError):  # a dead broker must not hold up the exit
+            await asyncio.wait_for(producer.stop(), timeout=5)
 
 
 @app.command(
@@ -53,58 +110,16 @@ async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
         raise fail("--rate and --speed exclude each other: choose one")
     if (rate is not None and rate <= 0) or (speed is not None and speed <= 0):
         raise fail("--rate and --speed must be positive")
-    try:
-        items = list(read_feed(list(paths) or default_feed()))
-    except FileNotFoundError as exc:
-        raise fail(str(exc)) from None
-    errors: list[FeedError] = [item.error for item in items if item.error]
-    for error in errors:
-        stderr.print(f"[yellow]skipped[/] {error}")
-    dispatches = [item.dispatch for item in items if item.dispatch]
-    if not dispatches:
-        raise fail("the feed holds no valid dispatch")
+    dispatches, errors = _read_dispatches(paths)
     target = topic or settings.topic_dispatches
     try:
         await ensure_topics(settings, topics.names.all())
         producer = await start_producer(settings)
     except BrokerConnectionError as exc:
         raise fail(str(exc)) from None
-    delays = pacing_delays(dispatches, rate, speed)
-    sent = 0
     began = time.monotonic()
-    try:
-        with Progress(TextColumn("replay → {task.fields[target]}"), BarColumn(),
-                      MofNCompleteColumn(), TimeElapsedColumn(), console=stderr,
-                      transient=False) as progress:
-            task = progress.add_task("replay", total=None if repeat else len(dispatches),
-                                     target=target)
-            while True:
-                for dispatch, delay in zip(dispatches, delays, strict=True):
-                    if delay:
-                        await asyncio.sleep(delay)
-                    await asyncio.wait_for(
-                        producer.send_and_wait(target, dispatch.to_json_bytes(),
-                                               key=dispatch.id.encode("utf-8")),
-                        timeout=settings.send_timeout)
-                    sent += 1
-                    progress.advance(task)
-                if not repeat:
-                    break
-                if rate:  # the rate holds across passes too (a pass starts without a wait)
-                    await asyncio.sleep(1.0 / rate)
-    except (KafkaError, TimeoutError) as exc:
-        # Each dispatch is acknowledged before the next is sent: the user can tell exactly
-        # which ones are on the topic and resume from there.
-        reason = (f"no acknowledgement within {settings.send_timeout:g}s"
-                  if isinstance(exc, TimeoutError) else repr(exc))
-        written = (f"{sent} dispatches (passes over a feed of {len(dispatches)})" if repeat
-                   else f"{sent} of {len(dispatches)} dispatches")
-        raise fail(f"the broker stopped taking dispatches ({reason}): {written} were written "
-                   f"to {target}; the next one, {dispatches[sent % len(dispatches)].id}, was "
-                   "not confirmed") from None
-    finally:
-        with contextlib.suppress(TimeoutError):  # a dead broker must not hold up the exit
-            await asyncio.wait_for(producer.stop(), timeout=5)
+    sent = await _send_all(producer, target, dispatches, pacing_delays(dispatches, rate, speed),
+                           repeat, rate)
     stderr.print(f"replayed {sent} dispatch(es) to {target} in {time.monotonic() - began:.1f}s"
                  + (f"; {len(errors)} invalid item(s) skipped" if errors else ""))
     if errors:
