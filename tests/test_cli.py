@@ -3,23 +3,10 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 from schemas import EnrichedDispatch
 from seeds import SEED_FEED
-from tests.integration.conftest import free_port
-
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
-
-
-def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
-        ) -> subprocess.CompletedProcess[bytes]:
-    import os
-
-    return subprocess.run([WIREWATCH, *args], input=stdin, capture_output=True, timeout=120,
-                          env={**os.environ, **(env or {})}, check=False)
+from tests.helpers import free_port, run
 
 
 def test_enrich_turns_dispatch_lines_into_enriched_lines_and_reports_bad_ones():

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import json
 
-from streams.quality.entities import EntityReport, GoldEntity, PredictedEntity, score_example
+from streams.quality.entities import (
+    EntityReport,
+    GoldEntity,
+    PredictedEntity,
+    format_entity_report,
+    score_example,
+)
 from streams.quality.scores import PRF
-from tests.test_cli import run
+from streams.quality.topics import evaluate_topics, format_topic_report, read_labelled_dispatches
+from tests.helpers import run
 
 
 def test_entity_mentions_match_as_multisets_of_text_and_label():
@@ -54,7 +61,7 @@ def test_eval_entities_command_prints_scores_per_label_and_linking(tmp_path):
     assert set(scores["labels"]) == {"PER", "ORG", "LOC"}
     assert scores["overall"]["support"] == 3
     assert scores["linking"]["linkable"] >= 1
-    text = run("eval-entities", str(path)).stdout.decode()
+    text = format_entity_report(EntityReport(), "title")  # the text form, without a model
     assert "overall" in text and "linking accuracy" in text
 
 
@@ -66,7 +73,7 @@ def test_eval_entities_reports_a_bad_line(tmp_path):
     assert f"{path}:1: entities.0.text: Field required" in result.stderr.decode()
 
 
-def test_eval_command_scores_topics_by_length_and_explains_errors(tmp_path):
+def test_eval_command_scores_topics_by_length_and_explains_errors(tmp_path, enricher):
     filler = " ".join(["Le conseil municipal a examiné le budget de la voirie."] * 45)
     lines = [
         {"id": "w1", "language": "fr", "labels": ["withdrawal"],
@@ -94,7 +101,8 @@ def test_eval_command_scores_topics_by_length_and_explains_errors(tmp_path):
     assert (miss["id"], miss["topic"], miss["words"]) == ("i1", "iran-deal", 6)
     assert scores["anchor"]["topics"]["withdrawal"]["true_positives"] == 1  # "retrait des troupes"
     assert scores["anchor"]["topics"]["iran-deal"]["false_negatives"] == 1
-    text = run("eval", str(path)).stdout.decode()
+    report = evaluate_topics(enricher, read_labelled_dispatches(path, enricher.topics))
+    text = format_topic_report(report, "title")  # the text form, in process: no model load
     assert "macro" in text and "false negative: i1 iran-deal" in text
     assert "short (3)" in text and "long (1)" in text
     assert "headline 1 right / 0 wrong" in text

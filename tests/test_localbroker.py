@@ -54,7 +54,7 @@ def test_stop_without_a_broker_of_ours_touches_nothing(tmp_path):
 
 
 def test_missing_java_is_named_before_anything_starts(tmp_path, monkeypatch):
-    from tests.integration.conftest import free_port
+    from tests.helpers import free_port
 
     monkeypatch.setenv("PATH", str(tmp_path))
     settings = Settings(state_dir=tmp_path, cache_dir=tmp_path, broker_port=free_port(),

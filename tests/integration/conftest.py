@@ -6,9 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -22,14 +20,17 @@ from aiokafka.structs import ConsumerRecord
 
 from streams.clients.kafka import broker_answers
 from streams.settings import Settings
+from tests.helpers import WIREWATCH, free_port
 
-WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+HERE = Path(__file__).resolve().parent
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder talks to the broker: mark it, so that
+    `pytest -m "not integration"` runs without one."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
 
 
 @dataclass(frozen=True)
