@@ -45,11 +45,12 @@ from schemas import Dispatch  # noqa: E402
 from schemas.models import utc_now  # noqa: E402
 from streams.clients.kafka import ensure_topics, start_producer  # noqa: E402
 from streams.nlp.enrich import Enricher  # noqa: E402
+from streams.nlp.rules import watched_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
-from streams.worker.processing import enriched_records  # noqa: E402
+from streams.worker.processing import OutputTopics, enriched_records  # noqa: E402
 
 WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
-WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")
+WATCHED = watched_topics()
 
 
 def make_corpus(count: int, seed: int) -> list[Dispatch]:
@@ -165,6 +166,9 @@ def measure(settings: Settings, name: str, prefix: str, corpus: list[Dispatch],
 async def b1_loop(settings: Settings, enricher: Enricher, input_topic: str, prefix: str,
                   count: int, batch: int) -> None:
     """What a hand-written consumer achieves: consume, enrich, produce, commit."""
+    outputs = OutputTopics(enriched=f"{prefix}.enriched", dead_letter=f"{prefix}.dlq",
+                           alerts={t: f"{prefix}.alerts.{t}" for t in WATCHED},
+                           top_entities_in_alert=8)
     consumer = AIOKafkaConsumer(input_topic, bootstrap_servers=settings.bootstrap_servers,
                                 group_id=f"{prefix}-b1", auto_offset_reset="earliest",
                                 enable_auto_commit=False)
@@ -178,8 +182,7 @@ async def b1_loop(settings: Settings, enricher: Enricher, input_topic: str, pref
                 dispatches = [Dispatch.model_validate_json(r.value) for r in records]
                 now = utc_now()
                 for enriched in enricher.enrich_many([(d, now) for d in dispatches]):
-                    for out in enriched_records(enriched, f"{prefix}.enriched",
-                                                f"{prefix}.alerts.", 8):
+                    for out in enriched_records(enriched, outputs):
                         await producer.send(out.topic, out.value, key=out.key)
                 done += len(records)
             await producer.flush()

@@ -11,6 +11,8 @@ from aiokafka.helpers import create_ssl_context
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from schemas.problems import validation_problems, where
+
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 
@@ -197,10 +199,7 @@ def get_settings() -> Settings:
 
 def settings_error_message(error: ValidationError) -> str:
     """A readable report of invalid settings; never shows the values (secrets among them)."""
-    lines = []
-    for problem in error.errors(include_url=False, include_input=False):
-        field = ".".join(str(part) for part in problem["loc"])
-        where = f"WIREWATCH_{field.upper()}" if field else "settings"
-        message = str(problem["msg"]).removeprefix("Value error, ")
-        lines.append(f"  {where}: {message}")
+    lines = [f"  WIREWATCH_{where(location).upper()}: {message}" if location
+             else f"  settings: {message}"
+             for location, message in validation_problems(error)]
     return "wirewatch: invalid settings:\n" + "\n".join(lines)

@@ -11,6 +11,7 @@ import pytest
 
 from schemas import Dispatch, EnrichedDispatch
 from streams.nlp.enrich import Enricher
+from streams.nlp.rules import watched_topics
 from streams.worker import agents
 from streams.worker.processing import (
     HEADER_EXCEPTION_CLASS,
@@ -21,8 +22,8 @@ from streams.worker.processing import (
     outcomes_for_messages,
 )
 
-OUTPUTS = OutputTopics(enriched="out.enriched", dead_letter="out.dlq", alert_prefix="out.",
-                       top_entities_in_alert=5)
+OUTPUTS = OutputTopics(enriched="out.enriched", dead_letter="out.dlq",
+                       alerts={t: f"out.{t}" for t in watched_topics()}, top_entities_in_alert=5)
 
 
 class ExplodingEnricher:

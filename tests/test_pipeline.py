@@ -9,6 +9,7 @@ import pytest
 from schemas import Alert, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS
 from streams.feeds.decode import InvalidDispatch, decode_dispatch
+from streams.nlp.rules import watched_topics
 from streams.worker.processing import (
     HEADER_EXCEPTION_CLASS,
     HEADER_EXCEPTION_MESSAGE,
@@ -17,6 +18,7 @@ from streams.worker.processing import (
     HEADER_REASON,
     HEADER_TIMESTAMP,
     HEADER_TOPIC,
+    OutputTopics,
     SourcePosition,
     dead_letter_record,
     enriched_records,
@@ -70,7 +72,10 @@ def test_dead_letter_keeps_the_original_bytes_and_says_where_from_and_why():
 def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher,
                                                                         seed_dispatch):
     enriched = enricher.enrich(seed_dispatch)
-    records = enriched_records(enriched, "dispatches.enriched", "alerts.", 5)
+    outputs = OutputTopics(enriched="dispatches.enriched", dead_letter="dispatches.dlq",
+                           alerts={t: f"alerts.{t}" for t in watched_topics()},
+                           top_entities_in_alert=5)
+    records = enriched_records(enriched, outputs)
     assert [r.topic for r in records] == ["dispatches.enriched"] + [
         f"alerts.{m.topic}" for m in enriched.topics]
     assert {r.key for r in records} == {seed_dispatch.id.encode()}

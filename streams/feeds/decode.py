@@ -7,6 +7,7 @@ from pydantic import ValidationError
 
 from schemas import Dispatch
 from schemas.models import MAX_BODY_CHARS
+from schemas.problems import describe
 
 # Dead-letter reasons: a small fixed set, so that they can label metrics.
 REASON_INVALID_UTF8 = "invalid_utf8"
@@ -67,8 +68,4 @@ def decode_dispatch(raw: bytes | None) -> Dispatch:
             reason = REASON_TOO_LARGE
         else:
             reason = REASON_INVALID_DISPATCH
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'value'}: {error['msg']}"
-            for error in errors[:10]
-        )
-        raise InvalidDispatch(reason, details, "ValidationError") from None
+        raise InvalidDispatch(reason, describe(exc, limit=10), "ValidationError") from None

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from schemas import Dateline, Dispatch
+from schemas.problems import describe
 
 # `date 2021-04 Bruxelles, Belgique | AFP | mercredi 14/04/2021 - Le chef de ...`
 _HEADER = re.compile(
@@ -100,7 +101,7 @@ def parse_header_dispatch(text: str, dispatch_id: str, source: str = "<text>") -
             published_at=day,
         )
     except ValidationError as exc:
-        raise FeedError(source, _summarise_validation_error(exc)) from None
+        raise FeedError(source, describe(exc, "message")) from None
 
 
 def _parse_month_header(month: str, text: str, dispatch_id: str, source: str) -> Dispatch:
@@ -122,7 +123,7 @@ def _parse_month_header(month: str, text: str, dispatch_id: str, source: str) ->
     try:
         return Dispatch(id=dispatch_id, language="fr", body=body, headline=headline)
     except ValidationError as exc:
-        raise FeedError(source, _summarise_validation_error(exc)) from None
+        raise FeedError(source, describe(exc, "message")) from None
 
 
 def dispatch_id_for_file(path: Path) -> str:
@@ -130,20 +131,12 @@ def dispatch_id_for_file(path: Path) -> str:
     return _SEQUENCE_PREFIX.sub("", path.stem) or hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def _summarise_validation_error(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "message"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
-
 def parse_dispatch_json(raw: bytes | str, source: str = "<json>") -> Dispatch:
     """Validate one JSON document as a `Dispatch`, with an error message a person can act on."""
     try:
         return Dispatch.model_validate_json(raw)
     except ValidationError as exc:
-        raise FeedError(source, _summarise_validation_error(exc)) from None
+        raise FeedError(source, describe(exc, "message")) from None
 
 
 @dataclass(frozen=True)

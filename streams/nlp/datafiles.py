@@ -9,6 +9,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from schemas.problems import validation_problems, where
+
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
@@ -66,9 +68,7 @@ def load_yaml_model(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[tuple
     try:
         return model.model_validate(data), lines
     except ValidationError as exc:
-        error = exc.errors(include_url=False)[0]
-        location = tuple(error["loc"])
-        field = ".".join(str(part) for part in location) or "file"
+        [(location, message)] = validation_problems(exc, limit=1)
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise DataFileError(path, line_of(lines, location),
-                            f"{field}: {error['msg']}{more}") from None
+                            f"{where(location, 'file')}: {message}{more}") from None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from schemas.problems import describe
 from streams.nlp.datafiles import DataFileError
 
 if TYPE_CHECKING:
@@ -49,9 +50,7 @@ def read_entity_examples(path: Path) -> list[EntityExample]:
             try:
                 examples.append(EntityExample.model_validate_json(line))
             except ValidationError as exc:
-                error = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in error["loc"]) or "line"
-                raise DataFileError(path, number, f"{where}: {error['msg']}") from None
+                raise DataFileError(path, number, describe(exc, "line", limit=1)) from None
     return examples
 
 

@@ -32,9 +32,8 @@ logger = logging.getLogger(__name__)
 settings = app.wirewatch_settings
 _outputs = {t.get_topic_name(): t for t in (topics.enriched, topics.dead_letter,
                                             *topics.alerts.values())}
-OUTPUTS = OutputTopics(enriched=settings.topic_enriched,
-                       dead_letter=settings.topic_dead_letter,
-                       alert_prefix=settings.alert_topic_prefix,
+OUTPUTS = OutputTopics(enriched=topics.names.enriched, dead_letter=topics.names.dead_letter,
+                       alerts=topics.names.alerts,
                        top_entities_in_alert=settings.top_entities_in_alert)
 progress = metrics.PartitionProgress()
 # One thread runs the NLP: spaCy is not shared across threads, and one is what a worker has.

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -41,7 +41,7 @@ class AlertOut:
     alert: Alert
 
 
-def build_alerts(enriched: EnrichedDispatch, alert_topic_prefix: str,
+def build_alerts(enriched: EnrichedDispatch, alert_topics: Mapping[str, str],
                  top_entities_limit: int) -> list[AlertOut]:
     """One alert per watched topic the dispatch belongs to."""
     headline = enriched.headline or lead_sentence(enriched.body)
@@ -49,7 +49,7 @@ def build_alerts(enriched: EnrichedDispatch, alert_topic_prefix: str,
     alerted_at = utc_now()
     return [
         AlertOut(
-            kafka_topic=f"{alert_topic_prefix}{match.topic}",
+            kafka_topic=alert_topics[match.topic],
             alert=Alert(
                 alert_id=alert_id_for(enriched.id, match.topic),
                 topic=match.topic,
@@ -133,18 +133,23 @@ def dead_letter_record(
     )
 
 
-def enriched_records(
-    enriched: EnrichedDispatch,
-    enriched_topic: str,
-    alert_topic_prefix: str,
-    top_entities_limit: int,
-) -> list[OutgoingRecord]:
+@dataclass(frozen=True)
+class OutputTopics:
+    """Where the outputs of a dispatch go."""
+
+    enriched: str
+    dead_letter: str
+    alerts: Mapping[str, str]  # watched topic -> the Kafka topic of its alerts
+    top_entities_in_alert: int
+
+
+def enriched_records(enriched: EnrichedDispatch, outputs: OutputTopics) -> list[OutgoingRecord]:
     """The enriched dispatch and one alert per matching topic, all keyed by dispatch id."""
     key = enriched.id.encode("utf-8")
-    records = [OutgoingRecord(enriched_topic, key, enriched.to_json_bytes())]
+    records = [OutgoingRecord(outputs.enriched, key, enriched.to_json_bytes())]
     records.extend(
         OutgoingRecord(out.kafka_topic, key, out.alert.to_json_bytes())
-        for out in build_alerts(enriched, alert_topic_prefix, top_entities_limit)
+        for out in build_alerts(enriched, outputs.alerts, outputs.top_entities_in_alert)
     )
     return records
 
@@ -156,16 +161,6 @@ class ConsumedMessage:
     key: bytes | None
     value: bytes | None
     source: SourcePosition
-
-
-@dataclass(frozen=True)
-class OutputTopics:
-    """Where the outputs of a dispatch go."""
-
-    enriched: str
-    dead_letter: str
-    alert_prefix: str
-    top_entities_in_alert: int
 
 
 @dataclass(frozen=True)
@@ -185,8 +180,7 @@ def _dead_letter(message: ConsumedMessage, outputs: OutputTopics, reason: str,
 
 def _enriched(enriched: EnrichedDispatch, outputs: OutputTopics) -> Outcome:
     return Outcome(
-        enriched_records(enriched, outputs.enriched, outputs.alert_prefix,
-                         outputs.top_entities_in_alert),
+        enriched_records(enriched, outputs),
         alert_scores=tuple((match.topic, match.score) for match in enriched.topics))
 
 

@@ -6,11 +6,9 @@ from dataclasses import dataclass
 
 from faust.types import TopicT
 
-from streams.nlp.rules import load_definitions
+from streams.nlp.rules import watched_topics
 from streams.settings import Settings
 from streams.worker.app import app
-
-WATCHED_TOPICS: tuple[str, ...] = tuple(d.topic for d in load_definitions())
 
 
 @dataclass(frozen=True)
@@ -21,13 +19,13 @@ class TopicNames:
     alerts: dict[str, str]  # watched topic -> Kafka topic
 
     @classmethod
-    def from_settings(cls, settings: Settings, watched: tuple[str, ...] = WATCHED_TOPICS
+    def from_settings(cls, settings: Settings, watched: tuple[str, ...] | None = None
                       ) -> TopicNames:
         return cls(
             dispatches=settings.topic_dispatches,
             enriched=settings.topic_enriched,
             dead_letter=settings.topic_dead_letter,
-            alerts={topic: settings.alert_topic(topic) for topic in watched},
+            alerts={topic: settings.alert_topic(topic) for topic in watched or watched_topics()},
         )
 
     def all(self) -> tuple[str, ...]:

@@ -8,12 +8,13 @@ import subprocess
 import urllib.request
 
 from schemas import Alert, EnrichedDispatch, alert_id_for
+from streams.nlp.rules import watched_topics
 from streams.worker.processing import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
 from tests.integration.accounting import produce
 from tests.integration.conftest import consume
 
 SEED_ID = "702952208b099811"
-WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")
+WATCHED = watched_topics()
 
 
 def test_seed_replay_gives_one_alert_on_each_watched_topic(deployment, worker):

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import serialization
 from schemas import Alert
 from streams.clients.kafka import ensure_topics, start_consumer, start_producer
 from streams.devbroker import broker as localbroker
+from streams.nlp.rules import watched_topics
 from streams.settings import Settings
 from tests.integration.conftest import (
     WIREWATCH,
@@ -37,7 +38,7 @@ USER = "wirewatch"
 PASSWORD = "Pw-7f3c9e-never-shown"
 WRONG_PASSWORD = "Wrong-5b1d2a-not-it"
 SEED_ID = "702952208b099811"
-WATCHED = ("withdrawal", "russia-ukraine", "iran-deal")
+WATCHED = watched_topics()
 # Generous: two cores, and other integration tests run at the same time.
 FAIL_FAST_SECONDS = 30
 
