@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from schemas import Dispatch  # noqa: E402
 from schemas.models import utc_now  # noqa: E402
-from streams.nlp.enrich import Enricher  # noqa: E402
+from streams.nlp.enrich import NLP_BATCH_SIZE, Enricher  # noqa: E402
 from streams.nlp.entities import NER_ONLY_EXCLUDE, build_nlp  # noqa: E402
 from streams.nlp.rules import load_definitions  # noqa: E402
 
@@ -63,8 +63,8 @@ def main() -> None:
     now = utc_now()
     batch = [(d, now) for d in dispatches]
     contenders: dict[str, Callable[[], object]] = {
-        "raw model, all components": lambda: list(full.pipe(texts, batch_size=16)),
-        "raw model, NER only": lambda: list(ner_only.pipe(texts, batch_size=16)),
+        "raw model, all components": lambda: list(full.pipe(texts, batch_size=NLP_BATCH_SIZE)),
+        "raw model, NER only": lambda: list(ner_only.pipe(texts, batch_size=NLP_BATCH_SIZE)),
         "wirewatch enrichment": lambda: enricher.enrich_many(batch),
     }
     for run in contenders.values():  # warm-up

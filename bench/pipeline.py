@@ -43,7 +43,7 @@ from aiokafka import AIOKafkaConsumer  # noqa: E402
 
 from schemas import Dispatch  # noqa: E402
 from schemas.models import utc_now  # noqa: E402
-from streams.clients.kafka import ensure_topics, start_producer  # noqa: E402
+from streams.clients.kafka import ensure_topics, read_records, start_producer  # noqa: E402
 from streams.nlp.enrich import Enricher  # noqa: E402
 from streams.nlp.rules import watched_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
@@ -134,27 +134,12 @@ async def preload(settings: Settings, topic: str, corpus: list[Dispatch]) -> Non
         await producer.stop()
 
 
-async def read_all(settings: Settings, topics: list[str], until: int, timeout: float
-                   ) -> list:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_servers,
-                                group_id=None, auto_offset_reset="earliest")
-    await consumer.start()
-    records: list = []
-    deadline = time.monotonic() + timeout
-    try:
-        while len(records) < until and time.monotonic() < deadline:
-            for batch in (await consumer.getmany(timeout_ms=1000)).values():
-                records.extend(batch)
-    finally:
-        await consumer.stop()
-    return records
-
-
 def measure(settings: Settings, name: str, prefix: str, corpus: list[Dispatch],
             input_timestamps: dict[bytes, int], rss: float | None) -> Result:
-    enriched = asyncio.run(read_all(settings, [f"{prefix}.enriched"], len(corpus), 1800))
-    alerts = asyncio.run(read_all(settings, [f"{prefix}.alerts.{t}" for t in WATCHED],
-                                  1, 15))
+    enriched = asyncio.run(read_records(settings, [f"{prefix}.enriched"], until=len(corpus),
+                                        timeout=1800))
+    alerts = asyncio.run(read_records(settings, [f"{prefix}.alerts.{t}" for t in WATCHED],
+                                      until=1, timeout=15))
     stamps = sorted(r.timestamp for r in enriched)
     seconds = (stamps[-1] - stamps[0]) / 1000 * len(corpus) / max(len(corpus) - 1, 1)
     latencies = [(r.timestamp - input_timestamps[r.key]) / 1000 for r in alerts
@@ -224,7 +209,8 @@ def run_workers(settings: Settings, name: str, prefix: str, input_topic: str,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for n in range(workers)]
     try:
-        enriched = asyncio.run(read_all(settings, [f"{prefix}.enriched"], len(corpus), 1800))
+        enriched = asyncio.run(read_records(settings, [f"{prefix}.enriched"], until=len(corpus),
+                                        timeout=1800))
         rss = max((peak_rss_mb(p.pid) or 0) for p in processes)
     finally:
         stop(processes)
@@ -268,7 +254,7 @@ def main() -> None:
 
     asyncio.run(preload(settings, input_topic, corpus))
     stamps = {r.key: r.timestamp for r in asyncio.run(
-        read_all(settings, [input_topic], len(corpus), 120))}
+        read_records(settings, [input_topic], until=len(corpus), timeout=120))}
 
     prefix = f"bench-{run}-b1"
     asyncio.run(b1_loop(settings, enricher, input_topic, prefix, len(corpus),
@@ -300,7 +286,8 @@ def open_loop(settings: Settings, run: str, corpus: list[Dispatch], rate: float,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         asyncio.run(preload(settings, open_input, corpus[-1:]))  # wait for the worker:
-        asyncio.run(read_all(settings, [f"{open_prefix}.enriched"], 1, 300))  # it is warm
+        asyncio.run(read_records(settings, [f"{open_prefix}.enriched"], until=1,
+                                 timeout=300))  # it is warm
         feed_path = Path(f"/tmp/bench-{run}-feed.jsonl")
         feed_path.write_bytes(b"".join(d.to_json_bytes() + b"\n" for d in feed))
         subprocess.run([WIREWATCH, "replay", str(feed_path), "--rate", f"{b2_rate / 2:.2f}",
@@ -309,8 +296,10 @@ def open_loop(settings: Settings, run: str, corpus: list[Dispatch], rate: float,
                        check=True, stderr=subprocess.DEVNULL)
         warm_up = corpus[-1].id.encode()  # its latency includes the worker's start-up
         open_stamps = {r.key: r.timestamp for r in asyncio.run(
-            read_all(settings, [open_input], len(feed) + 1, 60)) if r.key != warm_up}
-        asyncio.run(read_all(settings, [f"{open_prefix}.enriched"], len(feed) + 1, 600))
+            read_records(settings, [open_input], until=len(feed) + 1, timeout=60))
+            if r.key != warm_up}
+        asyncio.run(read_records(settings, [f"{open_prefix}.enriched"], until=len(feed) + 1,
+                                 timeout=600))
         open_rss = peak_rss_mb(process.pid)
     finally:
         stop([process])

@@ -13,6 +13,7 @@ import yaml
 
 from streams.devbroker.broker import kafka_version
 from streams.settings import Settings
+from streams.worker.metrics import metric_names
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
@@ -20,19 +21,10 @@ compose = yaml.safe_load(COMPOSE_TEXT)
 services = compose["services"]
 WORKERS = ("worker-1", "worker-2")
 
-# What the worker exposes (streams/metrics.py) and the dashboard may chart, besides `up`.
-DASHBOARD_METRICS = {
-    "wirewatch_dispatches_consumed_total",
-    "wirewatch_dispatches_enriched_total",
-    "wirewatch_dead_letters_total",
-    "wirewatch_alerts_published_total",
-    "wirewatch_end_to_end_latency_seconds",
-    "wirewatch_stage_duration_seconds",
-    "wirewatch_consumer_lag_messages",
-    "wirewatch_seconds_since_last_processed",
-    "wirewatch_alert_score",
-    "up",
-}
+# What the worker exposes and the dashboard charts, besides `up`: all of wirewatch's metrics
+# but the per-message processing time (the stage durations chart it) and the build info.
+DASHBOARD_METRICS = (metric_names() - {"wirewatch_processing_seconds", "wirewatch_build_info"}
+                     | {"up"})
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 PROMQL_KEYWORDS = {
     "by",

@@ -12,7 +12,7 @@ from schemas import Dispatch
 from schemas.models import utc_now
 from streams.cli.common import EXIT_FAILURE, settings, stderr
 from streams.feeds.decode import InvalidDispatch, decode_dispatch
-from streams.nlp.enrich import Enricher
+from streams.nlp.enrich import NLP_BATCH_SIZE, Enricher
 from streams.worker.app import app
 
 
@@ -23,7 +23,8 @@ def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
 
 
 @app.command(
-    option("--batch-size", type=int, default=32, help="Dispatches handed to spaCy at once."),
+    option("--batch-size", type=int, default=NLP_BATCH_SIZE,
+           help="Dispatches enriched together (spaCy processes their texts as one batch)."),
 )
 async def enrich(self: AppCommand, batch_size: int) -> None:
     """Enrich Dispatch JSON lines from stdin into EnrichedDispatch JSON lines on stdout.

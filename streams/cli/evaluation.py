@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from faust.cli import AppCommand, argument, option
 
 from streams.nlp.datafiles import DataFileError
-from streams.nlp.enrich import Enricher
+from streams.nlp.enrich import NLP_BATCH_SIZE, Enricher
 from streams.nlp.entities import build_nlp, entities_of, gazetteer_index
 from streams.nlp.gazetteer_files import load_gazetteer
 from streams.nlp.rules import load_definitions
@@ -78,7 +78,7 @@ async def eval_entities(self: AppCommand, path: Path, kind: str, as_json: bool,
     index = gazetteer_index(nlp)
     report = EntityReport()
     began = time.perf_counter()
-    docs = nlp.pipe([example.text for example in examples], batch_size=32)
+    docs = nlp.pipe([example.text for example in examples], batch_size=NLP_BATCH_SIZE)
     for example, doc in zip(examples, docs, strict=True):
         predicted = [PredictedEntity(e.text, e.label, e.canonical, e.wikidata_id)
                      for e in entities_of(doc, "body", index)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,6 +24,7 @@ from aiokafka.errors import (
     TopicAlreadyExistsError,
     UnsupportedSaslMechanismError,
 )
+from aiokafka.structs import ConsumerRecord
 
 from streams.settings import Settings
 
@@ -311,3 +313,35 @@ async def start_consumer(settings: Settings, topics: list[str], *,
     for partition in partitions:
         await consumer.position(partition)
     return consumer
+
+
+async def read_records(settings: Settings, topics: list[str], *, until: int | None = None,
+                       timeout: float = 60.0, settle: float = 0.0) -> list[ConsumerRecord]:
+    """Every record of `topics` from the beginning: up to their end offsets at call time, or,
+    with `until`, until that many arrived (then `settle` more seconds, to catch extras) or
+    `timeout` passed; topics that do not exist yet are then waited for. A `TimeoutError`
+    when the end offsets are not reached in time."""
+    if until is None:
+        consumer = await start_consumer(settings, topics, from_beginning=True)
+    else:  # subscribed, so that a topic created meanwhile is read too
+        consumer = AIOKafkaConsumer(*topics, **connection_options(settings), group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_partition_fetch_bytes=settings.max_message_bytes)
+        await consumer.start()
+    records: list[ConsumerRecord] = []
+    deadline = time.monotonic() + timeout
+    try:
+        ends = await consumer.end_offsets(list(consumer.assignment())) if until is None else {}
+        while time.monotonic() < deadline:
+            if until is None and all([await consumer.position(tp) >= end
+                                      for tp, end in ends.items()]):
+                return records
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(batch)
+            if until is not None and len(records) >= until:
+                deadline = min(deadline, time.monotonic() + settle)
+    finally:
+        await consumer.stop()
+    if until is None:
+        raise TimeoutError(f"could not read {topics} to their end in {timeout}s")
+    return records

@@ -22,11 +22,14 @@ DEAD_LETTER_REASONS = (
     REASON_TOO_LARGE,
     REASON_PROCESSING_ERROR,
 )
-# A raw message larger than this is rejected before JSON parsing. A valid dispatch as compact
-# UTF-8 JSON fits (4 bytes per character at most, plus room for the other fields); one padded
-# with whitespace or extra fields, or whose long non-Latin body is \u-escaped (6 to 12 bytes a
-# character), may not, and is dead-lettered as too large.
-MAX_MESSAGE_BYTES = 4 * MAX_BODY_CHARS + 64 * 1024
+# The largest raw message that can hold a valid dispatch; a larger one is rejected before
+# JSON parsing. Compact UTF-8 JSON of a dispatch fits (4 bytes per character at most, plus
+# room for the other fields); one padded with whitespace or extra fields, or whose long
+# non-Latin body is \u-escaped (6 to 12 bytes a character), may not, and is dead-lettered as
+# too large. Not to be confused with the `max_message_bytes` setting, the largest message
+# the topics carry: that one is larger on purpose, so that an oversized dispatch reaches the
+# worker and is dead-lettered with its reason instead of being refused to its producer.
+MAX_DISPATCH_BYTES = 4 * MAX_BODY_CHARS + 64 * 1024
 
 
 class InvalidDispatch(ValueError):
@@ -44,10 +47,10 @@ def decode_dispatch(raw: bytes | None) -> Dispatch:
     if raw is None:
         raise InvalidDispatch(REASON_INVALID_JSON, "message has no value (tombstone)",
                               "ValueError")
-    if len(raw) > MAX_MESSAGE_BYTES:
+    if len(raw) > MAX_DISPATCH_BYTES:
         raise InvalidDispatch(
             REASON_TOO_LARGE,
-            f"message of {len(raw)} bytes exceeds the limit of {MAX_MESSAGE_BYTES} bytes",
+            f"message of {len(raw)} bytes exceeds the limit of {MAX_DISPATCH_BYTES} bytes",
             "ValueError",
         )
     try:

@@ -28,7 +28,9 @@ _HEADER = re.compile(
 _MONTH_HEADER = re.compile(r"^\s*date\s+(?P<month>\d{4}-\d{2})(?:\s+|$)(?P<rest>.*)$", re.DOTALL)
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 _SENTENCE_END = tuple(".!?…:;»\"")
-MAX_HEADLINE_CHARS = 200
+# A first paragraph at most this long, not ending like a sentence, is taken for the headline
+# of a web crawl (the schema's own limit on headlines, MAX_HEADLINE_CHARS, is far larger).
+HEADLINE_GUESS_MAX_CHARS = 200
 _SEQUENCE_PREFIX = re.compile(r"^\d+_")
 
 FEED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt")
@@ -114,7 +116,7 @@ def _parse_month_header(month: str, text: str, dispatch_id: str, source: str) ->
     paragraphs = _normalise_body(text).split("\n\n")
     headline = None
     first = paragraphs[0]
-    if (len(paragraphs) > 1 and len(first) <= MAX_HEADLINE_CHARS
+    if (len(paragraphs) > 1 and len(first) <= HEADLINE_GUESS_MAX_CHARS
             and not first.endswith(_SENTENCE_END)):
         headline = paragraphs.pop(0)
     body = "\n\n".join(paragraphs)

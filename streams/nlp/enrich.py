@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Texts spaCy processes together: the one batch size of offline enrichment and evaluation
+# (the worker's batches of dispatches are the `batch_size` setting).
 NLP_BATCH_SIZE = 16
 
 

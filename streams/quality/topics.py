@@ -16,6 +16,7 @@ from schemas import Dispatch
 from schemas.models import utc_now
 from streams.feeds.decode import InvalidDispatch, decode_dispatch
 from streams.nlp.datafiles import DataFileError
+from streams.nlp.enrich import NLP_BATCH_SIZE
 from streams.nlp.text import fold
 
 if TYPE_CHECKING:
@@ -137,7 +138,7 @@ class TopicReport:
 
 
 def evaluate_topics(enricher: Enricher, items: Sequence[tuple[Dispatch, set[str]]],
-                    batch_size: int = 32) -> TopicReport:
+                    batch_size: int = NLP_BATCH_SIZE) -> TopicReport:
     """Classify labelled dispatches through the worker's code path (entities, then topics)
     and count the outcomes."""
     report = TopicReport(enricher.topics)

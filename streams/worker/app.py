@@ -12,6 +12,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 from faust.types.auth import CredentialsT
 
+from streams.clients.kafka import connection_options, ensure_topics
 from streams.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -67,8 +68,6 @@ class WirewatchApp(faust.App):
         await super().on_start()
         # Before the consumer subscribes: Faust only declares internal topics, and an input
         # topic created later would leave the worker idle until the next rebalance.
-        from streams.clients.kafka import ensure_topics
-
         created = await ensure_topics(self.wirewatch_settings, self.owned_topics)
         if created:
             logger.info("created topics: %s", ", ".join(created))
@@ -77,17 +76,15 @@ class WirewatchApp(faust.App):
 
 
 def broker_credentials(settings: Settings) -> CredentialsT | None:
-    """Faust's credentials for the security settings (the same as `connection_options`)."""
-    context = settings.ssl_context()
-    if settings.security_protocol.startswith("SASL_"):
-        password = settings.sasl_password
+    """Faust's credentials, made from the options every other Kafka client gets."""
+    options = connection_options(settings)
+    if "sasl_mechanism" in options:
         # With an SSL context Faust speaks SASL_SSL, without one SASL_PLAINTEXT.
         return faust.SASLCredentials(
-            username=settings.sasl_username,
-            password=password.get_secret_value() if password else None,
-            ssl_context=context, mechanism=settings.sasl_mechanism)
-    if context is not None:
-        return faust.SSLCredentials(context)
+            username=options["sasl_plain_username"], password=options["sasl_plain_password"],
+            ssl_context=options["ssl_context"], mechanism=options["sasl_mechanism"])
+    if options["ssl_context"] is not None:
+        return faust.SSLCredentials(options["ssl_context"])
     return None
 
 

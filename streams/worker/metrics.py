@@ -64,6 +64,17 @@ SECONDS_SINCE_PROCESSED = Gauge(
 BUILD_INFO = Info("wirewatch_build", "Versions of the model, gazetteer and rules the worker runs.")
 
 STAGES = ("validate", "enrich", "classify", "publish")
+WIREWATCH_METRICS = (DISPATCHES_CONSUMED, DISPATCHES_ENRICHED, DEAD_LETTERS, ALERTS_PUBLISHED,
+                     PROCESSING_SECONDS, STAGE_SECONDS, END_TO_END_SECONDS, ALERT_SCORE,
+                     CONSUMER_LAG, SECONDS_SINCE_PROCESSED, BUILD_INFO)
+
+
+def metric_names() -> frozenset[str]:
+    """The names under which `/metrics` exposes wirewatch's own metrics (counters with their
+    `_total`, info with its `_info`): the list dashboards and tests check against."""
+    suffix = {"counter": "_total", "info": "_info"}
+    return frozenset(family.name + suffix.get(family.type, "")
+                     for metric in WIREWATCH_METRICS for family in metric.describe())
 
 
 @dataclass

@@ -13,10 +13,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
-from streams.clients.kafka import connection_options, ensure_topics, partitions_of, start_producer
+from streams.clients.kafka import ensure_topics, read_records, start_producer
 from streams.settings import Settings
 
 # Sentences of wire copy, some on watched topics, most not: the feed exercises the NLP step
@@ -109,31 +108,7 @@ class PacedFeed(threading.Thread):
 def read_to_end(settings: Settings, topics: list[str], timeout: float = 60
                 ) -> list[ConsumerRecord]:
     """Every record of `topics` from the beginning up to their end offsets at call time."""
-
-    async def _read() -> list[ConsumerRecord]:
-        consumer = AIOKafkaConsumer(**connection_options(settings), group_id=None,
-                                    enable_auto_commit=False,
-                                    max_partition_fetch_bytes=settings.max_message_bytes)
-        await consumer.start()
-        try:
-            partitions = [TopicPartition(topic, number) for topic, numbers
-                          in (await partitions_of(settings, topics)).items()
-                          for number in numbers]
-            consumer.assign(partitions)
-            await consumer.seek_to_beginning(*partitions)
-            ends = await consumer.end_offsets(partitions)
-            records: list[ConsumerRecord] = []
-            deadline = time.monotonic() + timeout
-            while any([await consumer.position(tp) < end for tp, end in ends.items()]):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"could not read {topics} to their end in {timeout}s")
-                for batch in (await consumer.getmany(timeout_ms=500)).values():
-                    records.extend(batch)
-            return records
-        finally:
-            await consumer.stop()
-
-    return asyncio.run(_read())
+    return asyncio.run(read_records(settings, topics, timeout=timeout))
 
 
 @dataclass

@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import ConsumerRecord
 
-from streams.clients.kafka import broker_answers
+from streams.clients.kafka import broker_answers, read_records
 from streams.settings import Settings
 from tests.helpers import WIREWATCH, free_port
 
@@ -131,23 +130,5 @@ def consume(settings: Settings, topics: list[str], *, until: int, timeout: float
             settle: float = 2.0) -> list[ConsumerRecord]:
     """Read `topics` from the beginning until `until` records arrived (then `settle` more
     seconds, to catch extras) or `timeout` passed."""
-
-    async def _consume() -> list[ConsumerRecord]:
-        consumer = AIOKafkaConsumer(*topics, bootstrap_servers=settings.bootstrap_servers,
-                                    group_id=None, auto_offset_reset="earliest",
-                                    enable_auto_commit=False)
-        await consumer.start()
-        records: list[ConsumerRecord] = []
-        deadline = time.monotonic() + timeout
-        try:
-            while time.monotonic() < deadline:
-                batches = await consumer.getmany(timeout_ms=500)
-                for batch in batches.values():
-                    records.extend(batch)
-                if len(records) >= until:
-                    deadline = min(deadline, time.monotonic() + settle)
-        finally:
-            await consumer.stop()
-        return records
-
-    return asyncio.run(_consume())
+    return asyncio.run(read_records(settings, topics, until=until, timeout=timeout,
+                                    settle=settle))
