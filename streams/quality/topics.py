@@ -20,6 +20,7 @@ from streams.nlp.enrich import NLP_BATCH_SIZE
 from streams.nlp.text import fold
 
 if TYPE_CHECKING:
+    from streams.nlp.classify import TopicClassifier
     from streams.nlp.enrich import Enricher
 
 from streams.quality.scores import PRF
@@ -191,6 +192,18 @@ def evaluate_anchor(items: Sequence[tuple[Dispatch, set[str]]]) -> TopicReport:
     for dispatch, gold in items:
         report.add(dispatch.id, dispatch.headline, word_count(dispatch.headline, dispatch.body),
                    gold, keyword_anchor(dispatch.headline, dispatch.body))
+    return report
+
+
+def evaluate_rules(classifier: TopicClassifier, items: Sequence[tuple[Dispatch, set[str]]]
+                   ) -> TopicReport:
+    """Classify labelled dispatches by the topic rules alone, without the entity pipeline:
+    what a rule change does, in a fraction of a second. Definitions that require linked
+    entities see none here."""
+    report = TopicReport(classifier.topics)
+    for dispatch, gold in items:
+        report.add(dispatch.id, dispatch.headline, word_count(dispatch.headline, dispatch.body),
+                   gold, classifier.score_topics(dispatch.headline, dispatch.body))
     return report
 
 

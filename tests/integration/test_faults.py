@@ -31,7 +31,7 @@ from streams.worker.processing import (
     HEADER_TIMESTAMP,
     HEADER_TOPIC,
 )
-from tests.integration.accounting import (
+from tests.helpers.accounting import (
     Account,
     PacedFeed,
     account,
@@ -40,14 +40,14 @@ from tests.integration.accounting import (
     read_to_end,
     record_result,
 )
-from tests.integration.conftest import (
+from tests.helpers.deployment import (
     WIREWATCH,
     Deployment,
     WorkerProcess,
     deployment_for,
     free_port,
 )
-from tests.integration.conftest import start_worker as _start_worker
+from tests.helpers.deployment import start_worker as _start_worker
 
 MATRIX = Path(os.environ.get("WIREWATCH_FAULT_MATRIX", ".wirewatch/fault-matrix.jsonl"))
 NLP_FAULT_DIR = Path(__file__).parent / "nlp_fault"

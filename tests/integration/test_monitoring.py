@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from schemas import Alert
-from tests.integration.accounting import produce
-from tests.integration.conftest import (
+from tests.helpers.accounting import produce
+from tests.helpers.deployment import (
     Deployment,
     WorkerProcess,
     consume,

@@ -10,8 +10,8 @@ import urllib.request
 from schemas import Alert, EnrichedDispatch, alert_id_for
 from streams.nlp.rules import watched_topics
 from streams.worker.processing import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
-from tests.integration.accounting import produce
-from tests.integration.conftest import consume
+from tests.helpers.accounting import produce
+from tests.helpers.deployment import consume
 
 SEED_ID = "702952208b099811"
 WATCHED = watched_topics()

@@ -22,7 +22,7 @@ from streams.clients.kafka import ensure_topics, start_consumer, start_producer
 from streams.devbroker import broker as localbroker
 from streams.nlp.rules import watched_topics
 from streams.settings import Settings
-from tests.integration.conftest import (
+from tests.helpers.deployment import (
     WIREWATCH,
     Deployment,
     WorkerProcess,

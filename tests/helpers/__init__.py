@@ -9,6 +9,10 @@ import sys
 from pathlib import Path
 
 WIREWATCH = str(Path(sys.executable).with_name("wirewatch"))
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+DATA = ROOT / "tests" / "data"
+# Shared data (../shared beside the repository, in CI too): read from there, never copied.
+SHARED = ROOT.parent / "shared"
 
 
 def run(*args: str, stdin: bytes | None = None, env: dict[str, str] | None = None

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import ROOT
+
+REPO_ROOT = ROOT
 RULES = Path("monitoring/alerts.yml")
 RULE_TESTS = Path("monitoring/alerts_test.yml")
 

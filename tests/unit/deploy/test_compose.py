@@ -14,8 +14,8 @@ import yaml
 from streams.devbroker.broker import kafka_version
 from streams.settings import Settings
 from streams.worker.metrics import metric_names
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 compose = yaml.safe_load(COMPOSE_TEXT)
 services = compose["services"]
