@@ -168,7 +168,7 @@ async def b1_loop(settings: Settings, enricher: Enricher, input_topic: str, pref
                 now = utc_now()
                 for enriched in enricher.enrich_many([(d, now) for d in dispatches]):
                     for out in enriched_records(enriched, outputs):
-                        await producer.send(out.topic, out.value, key=out.key)
+                        await producer.send(out.kafka_topic, out.value, key=out.key)
                 done += len(records)
             await producer.flush()
             await consumer.commit()

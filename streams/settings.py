@@ -181,9 +181,9 @@ class Settings(BaseSettings):
         """The Faust broker URL for `bootstrap_servers`."""
         return ";".join(f"kafka://{server.strip()}" for server in self.bootstrap_servers.split(","))
 
-    def alert_topic(self, topic: str) -> str:
+    def alert_topic(self, watched: str) -> str:
         """The Kafka topic that carries the alerts of a watched topic."""
-        return f"{self.alert_topic_prefix}{topic}"
+        return f"{self.alert_topic_prefix}{watched}"
 
 
 @lru_cache(maxsize=1)

@@ -88,7 +88,7 @@ def outcomes_for_events(events: Sequence[EventT]) -> list[Outcome]:
 
 async def _publish(records: list[OutgoingRecord]) -> None:
     for record in records:
-        await _outputs[record.topic].send(
+        await _outputs[record.kafka_topic].send(
             key=record.key, value=record.value, headers=list(record.headers)
         )
 
@@ -99,9 +99,9 @@ def _count(outcome: Outcome, message_timestamp: float | None) -> None:
         return
     metrics.DISPATCHES_ENRICHED.inc()
     published_at = time.time()
-    for topic, score in outcome.alert_scores:
-        metrics.ALERTS_PUBLISHED.labels(topic=topic).inc()
-        metrics.ALERT_SCORE.labels(topic=topic).observe(score)
+    for watched, score in outcome.alert_scores:
+        metrics.ALERTS_PUBLISHED.labels(topic=watched).inc()
+        metrics.ALERT_SCORE.labels(topic=watched).observe(score)
         if message_timestamp:
             metrics.END_TO_END_SECONDS.observe(max(published_at - message_timestamp, 0.0))
 

@@ -95,7 +95,7 @@ class SourcePosition:
 class OutgoingRecord:
     """A record to publish: everything an agent needs to send it, nothing it must decide."""
 
-    topic: str
+    kafka_topic: str
     key: bytes | None
     value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
@@ -123,7 +123,7 @@ def dead_letter_record(
     if source.timestamp_ms is not None:
         headers.append((HEADER_TIMESTAMP, str(source.timestamp_ms)))
     return OutgoingRecord(
-        topic=dead_letter_topic,
+        kafka_topic=dead_letter_topic,
         key=key,
         value=value,
         # An exception's text may hold lone surrogates (an OS error's surrogate-escaped file
@@ -144,7 +144,8 @@ class OutputTopics:
 
 
 def enriched_records(enriched: EnrichedDispatch, outputs: OutputTopics) -> list[OutgoingRecord]:
-    """The enriched dispatch and one alert per matching topic, all keyed by dispatch id."""
+    """The enriched dispatch and one alert per watched topic it belongs to, all keyed by
+    dispatch id."""
     key = enriched.id.encode("utf-8")
     records = [OutgoingRecord(outputs.enriched, key, enriched.to_json_bytes())]
     records.extend(

@@ -25,7 +25,7 @@ class TopicNames:
             dispatches=settings.topic_dispatches,
             enriched=settings.topic_enriched,
             dead_letter=settings.topic_dead_letter,
-            alerts={topic: settings.alert_topic(topic) for topic in watched or watched_topics()},
+            alerts={name: settings.alert_topic(name) for name in watched or watched_topics()},
         )
 
     def all(self) -> tuple[str, ...]:

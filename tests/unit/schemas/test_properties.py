@@ -318,7 +318,7 @@ def test_dead_letter_record_keeps_the_bytes_and_has_bounded_utf8_headers(
     record = dead_letter_record("dispatches.dlq", key, value, source, reason,
                                 exception_class, message)
     assert isinstance(record, OutgoingRecord)
-    assert (record.topic, record.key, record.value) == ("dispatches.dlq", key, value)
+    assert (record.kafka_topic, record.key, record.value) == ("dispatches.dlq", key, value)
     headers = dict(record.headers)
     assert len(headers) == len(record.headers), "a header name repeats"
     for name, header in record.headers:

@@ -68,9 +68,9 @@ def test_one_dispatch_the_nlp_cannot_take_is_dead_lettered_and_the_rest_go_on(en
     assert headers[HEADER_EXCEPTION_CLASS] == b"RuntimeError"
     assert outcomes[2].records[0].value == dispatch_json("b", "BOOM")  # original bytes kept
     assert {r.key for r in outcomes[0].records} == {b"a"}
-    assert outcomes[3].records[0].topic == "out.enriched"
-    assert [r.topic for r in outcomes[0].records] == ["out.enriched", "out.withdrawal"]
-    assert outcomes[1].records[0].topic == "out.dlq"
+    assert outcomes[3].records[0].kafka_topic == "out.enriched"
+    assert [r.kafka_topic for r in outcomes[0].records] == ["out.enriched", "out.withdrawal"]
+    assert outcomes[1].records[0].kafka_topic == "out.dlq"
     assert stages.count("validate") == 4
 
 

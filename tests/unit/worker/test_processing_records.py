@@ -61,7 +61,7 @@ def test_dead_letter_keeps_the_original_bytes_and_says_where_from_and_why():
     record = dead_letter_record("dispatches.dlq", b"k", b"{bad", source, "invalid_json",
                                 "ValidationError", "Invalid JSON")
     headers = {name: value.decode() for name, value in record.headers}
-    assert (record.topic, record.key, record.value) == ("dispatches.dlq", b"k", b"{bad")
+    assert (record.kafka_topic, record.key, record.value) == ("dispatches.dlq", b"k", b"{bad")
     assert headers == {
         HEADER_TOPIC: "dispatches", HEADER_PARTITION: "3", HEADER_OFFSET: "42",
         HEADER_TIMESTAMP: "1618400000000", HEADER_EXCEPTION_CLASS: "ValidationError",
@@ -76,7 +76,7 @@ def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher
                            alerts={t: f"alerts.{t}" for t in watched_topics()},
                            top_entities_in_alert=5)
     records = enriched_records(enriched, outputs)
-    assert [r.topic for r in records] == ["dispatches.enriched"] + [
+    assert [r.kafka_topic for r in records] == ["dispatches.enriched"] + [
         f"alerts.{m.topic}" for m in enriched.topics]
     assert {r.key for r in records} == {seed_dispatch.id.encode()}
     assert EnrichedDispatch.model_validate_json(records[0].value or b"") == enriched
