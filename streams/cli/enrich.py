@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from typing import IO
 
 from faust.cli import AppCommand, option
 
@@ -12,14 +10,9 @@ from schemas import Dispatch
 from schemas.models import utc_now
 from streams.cli.common import EXIT_FAILURE, settings, stderr
 from streams.feeds.decode import InvalidDispatch, decode_dispatch
+from streams.nlp.datafiles import numbered_lines
 from streams.nlp.enrich import NLP_BATCH_SIZE, Enricher
 from streams.worker.app import app
-
-
-def _read_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(stream, start=1):
-        if line.strip():
-            yield number, line
 
 
 @app.command(
@@ -45,7 +38,7 @@ async def enrich(self: AppCommand, batch_size: int) -> None:
         out.flush()
         batch.clear()
 
-    for number, line in _read_lines(sys.stdin.buffer):
+    for number, line in numbered_lines(sys.stdin.buffer):
         try:
             batch.append(decode_dispatch(line))
         except InvalidDispatch as exc:

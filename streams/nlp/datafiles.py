@@ -3,8 +3,9 @@ that name the file and the line of the mistake."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -72,3 +73,11 @@ def load_yaml_model(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[tuple
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise DataFileError(path, line_of(lines, location),
                             f"{where(location, 'file')}: {message}{more}") from None
+
+
+def numbered_lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+    """The non-blank lines of a JSON-lines stream, with their 1-based line numbers (for
+    errors that say where)."""
+    for number, line in enumerate(stream, start=1):
+        if line.strip():
+            yield number, line

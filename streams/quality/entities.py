@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas.problems import describe
-from streams.nlp.datafiles import DataFileError
+from streams.nlp.datafiles import DataFileError, numbered_lines
 
 if TYPE_CHECKING:
     pass
@@ -44,9 +44,7 @@ def read_entity_examples(path: Path) -> list[EntityExample]:
     """Read an entity evaluation file (JSON lines); a bad line is reported with its number."""
     examples = []
     with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
+        for number, line in numbered_lines(lines):
             try:
                 examples.append(EntityExample.model_validate_json(line))
             except ValidationError as exc:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from schemas import Dispatch
 from schemas.models import utc_now
 from streams.feeds.decode import InvalidDispatch, decode_dispatch
-from streams.nlp.datafiles import DataFileError
+from streams.nlp.datafiles import DataFileError, numbered_lines
 from streams.nlp.enrich import NLP_BATCH_SIZE
 from streams.nlp.text import fold
 
@@ -214,9 +214,7 @@ def read_labelled_dispatches(path: Path, topics: Iterable[str]
     watched = set(topics)
     items = []
     with path.open("rb") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
+        for number, line in numbered_lines(lines):
             try:
                 dispatch = decode_dispatch(line)
                 labels = set(LabelledDispatch.model_validate_json(line).labels)
