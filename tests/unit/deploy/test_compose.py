@@ -261,3 +261,12 @@ def test_metric_name_extraction():
         'histogram_quantile(0.95, sum by (stage, le) (rate(foo_bucket{job="x"}[1m])))'
     ) == {"foo_bucket"}
     assert _metric_names('sum(up{job="wirewatch"}) + on (job) bar offset 5m') == {"up", "bar"}
+
+
+def test_the_image_builds_from_what_the_wheel_is_built_from():
+    # `pip install .` in the image must see MANIFEST.in, or the data files do not ship.
+    copied = set()
+    for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        if line.startswith("COPY "):
+            copied.update(line.split()[1:-1])
+    assert {"pyproject.toml", "MANIFEST.in", "streams", "schemas", "seeds"} <= copied
