@@ -40,6 +40,11 @@ MACRO_F1_FLOORS = {
     "holdout3-short.jsonl": 0.99,
     "holdout3-long-a.jsonl": 0.97,
     "holdout3-long-b.jsonl": 0.97,
+    "holdout4-short.jsonl": 0.97,
+    "holdout4-long-a.jsonl": 0.98,
+    "holdout4-long-b.jsonl": 0.98,
+    "holdout5-short.jsonl": 0.98,
+    "holdout5-long.jsonl": 0.98,
 }
 
 
