@@ -77,7 +77,8 @@ def _consumed(event: EventT) -> ConsumedMessage:
     message = event.message
     return ConsumedMessage(message.key, message.value, SourcePosition(
         message.topic, message.partition, message.offset,
-        int(message.timestamp * 1000) if message.timestamp else None))
+        int(message.timestamp * 1000) if message.timestamp else None,
+        message.timestamp_type or 0))
 
 
 def outcomes_for_events(events: Sequence[EventT]) -> list[Outcome]:

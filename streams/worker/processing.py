@@ -5,6 +5,7 @@ into its records (enriched dispatch, alerts). The agent only moves bytes in and 
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -69,16 +70,25 @@ def build_alerts(enriched: EnrichedDispatch, alert_topics: Mapping[str, str],
     ]
 
 
-# Dead-letter headers: Kafka Connect's names (string values, readable with kcat -J), plus
-# Spring Kafka's name for the original timestamp, which Connect does not carry.
+# Dead-letter headers, twice: Kafka Connect's names with text values (readable with kcat -J)
+# and Spring Kafka's (DeadLetterPublishingRecoverer), with its binary encodings, so that a
+# Spring consumer reads them as it reads its own dead letters.
 HEADER_TOPIC = "__connect.errors.topic"
 HEADER_PARTITION = "__connect.errors.partition"
 HEADER_OFFSET = "__connect.errors.offset"
 HEADER_EXCEPTION_CLASS = "__connect.errors.exception.class.name"
 HEADER_EXCEPTION_MESSAGE = "__connect.errors.exception.message"
-HEADER_TIMESTAMP = "kafka_dlt-original-timestamp"
 HEADER_REASON = "wirewatch.errors.reason"
+SPRING_TOPIC = "kafka_dlt-original-topic"  # UTF-8
+SPRING_PARTITION = "kafka_dlt-original-partition"  # 4-byte big-endian int
+SPRING_OFFSET = "kafka_dlt-original-offset"  # 8-byte big-endian long
+SPRING_TIMESTAMP = "kafka_dlt-original-timestamp"  # 8-byte big-endian long, ms
+SPRING_TIMESTAMP_TYPE = "kafka_dlt-original-timestamp-type"  # CreateTime or LogAppendTime
+SPRING_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"  # UTF-8
+SPRING_EXCEPTION_MESSAGE = "kafka_dlt-exception-message"  # UTF-8
 MAX_HEADER_MESSAGE_CHARS = 2000
+# Kafka's record timestamp types, as aiokafka numbers them and Java names them.
+TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class SourcePosition:
     partition: int
     offset: int
     timestamp_ms: int | None
+    timestamp_type: int = 0  # 0 = CreateTime, 1 = LogAppendTime
 
 
 @dataclass(frozen=True)
@@ -112,24 +123,36 @@ def dead_letter_record(
 ) -> OutgoingRecord:
     """The original key and value, unchanged, with headers saying where they came from and why
     they were rejected, so that they can be inspected and replayed."""
-    headers = [
+    message = message[:MAX_HEADER_MESSAGE_CHARS]
+    texts = [
         (HEADER_TOPIC, source.topic),
         (HEADER_PARTITION, str(source.partition)),
         (HEADER_OFFSET, str(source.offset)),
         (HEADER_EXCEPTION_CLASS, exception_class),
-        (HEADER_EXCEPTION_MESSAGE, message[:MAX_HEADER_MESSAGE_CHARS]),
+        (HEADER_EXCEPTION_MESSAGE, message),
         (HEADER_REASON, reason),
+        (SPRING_TOPIC, source.topic),
+        (SPRING_EXCEPTION_FQCN, exception_class),
+        (SPRING_EXCEPTION_MESSAGE, message),
+    ]
+    # An exception's text may hold lone surrogates (an OS error's surrogate-escaped file
+    # name, say) that UTF-8 cannot encode: escape them rather than lose the dead letter.
+    headers = [(name, text.encode("utf-8", "backslashreplace")) for name, text in texts]
+    headers += [
+        (SPRING_PARTITION, struct.pack(">i", source.partition)),
+        (SPRING_OFFSET, struct.pack(">q", source.offset)),
     ]
     if source.timestamp_ms is not None:
-        headers.append((HEADER_TIMESTAMP, str(source.timestamp_ms)))
+        headers += [
+            (SPRING_TIMESTAMP, struct.pack(">q", source.timestamp_ms)),
+            (SPRING_TIMESTAMP_TYPE,
+             TIMESTAMP_TYPES.get(source.timestamp_type, "CreateTime").encode()),
+        ]
     return OutgoingRecord(
         kafka_topic=dead_letter_topic,
         key=key,
         value=value,
-        # An exception's text may hold lone surrogates (an OS error's surrogate-escaped file
-        # name, say) that UTF-8 cannot encode: escape them rather than lose the dead letter.
-        headers=tuple((name, text.encode("utf-8", "backslashreplace"))
-                      for name, text in headers),
+        headers=tuple(headers),
     )
 
 

@@ -28,7 +28,6 @@ from streams.worker.processing import (
     HEADER_OFFSET,
     HEADER_PARTITION,
     HEADER_REASON,
-    HEADER_TIMESTAMP,
     HEADER_TOPIC,
 )
 from tests.helpers.accounting import (
@@ -40,6 +39,7 @@ from tests.helpers.accounting import (
     read_to_end,
     record_result,
 )
+from tests.helpers.dead_letters import spring_headers, text_headers
 from tests.helpers.deployment import (
     WIREWATCH,
     Deployment,
@@ -275,17 +275,22 @@ def test_poison_input_is_dead_lettered_with_its_origin_and_the_stream_goes_on(
     dead = {record.key: record for record in read_to_end(settings, [settings.topic_dead_letter])}
     for name, (key, value, reason) in poison.items():
         record = dead[key]
-        headers = {header: content.decode() for header, content in record.headers}
+        headers = text_headers(record.headers)
+        spring = spring_headers(record.headers)
         partition, offset = positions[key]
         assert record.value == value, f"{name}: the original value, unchanged"
         assert headers[HEADER_REASON] == reason, f"{name}: {headers}"
         assert headers[HEADER_TOPIC] == settings.topic_dispatches
         assert (int(headers[HEADER_PARTITION]), int(headers[HEADER_OFFSET])) == (partition,
                                                                                   offset)
-        assert int(headers[HEADER_TIMESTAMP]) > 0
+        assert (spring["kafka_dlt-original-partition"], spring["kafka_dlt-original-offset"]
+                ) == (partition, offset), "Spring's binary headers agree"
+        assert spring["kafka_dlt-original-topic"] == settings.topic_dispatches
+        assert spring["kafka_dlt-original-timestamp"] > 0
+        assert spring["kafka_dlt-original-timestamp-type"] == "CreateTime"
         assert headers[HEADER_EXCEPTION_CLASS], name
         assert len(headers[HEADER_EXCEPTION_MESSAGE]) > 5, name
-    nlp_headers = {h: c.decode() for h, c in dead[b"p-nlp"].headers}
+    nlp_headers = text_headers(dead[b"p-nlp"].headers)
     assert nlp_headers[HEADER_EXCEPTION_CLASS] == "InjectedNLPError"
     assert "injected by the test" in nlp_headers[HEADER_EXCEPTION_MESSAGE]
 

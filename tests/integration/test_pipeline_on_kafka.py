@@ -11,6 +11,7 @@ from schemas import Alert, EnrichedDispatch, alert_id_for
 from streams.nlp.rules import watched_topics
 from streams.worker.processing import HEADER_OFFSET, HEADER_PARTITION, HEADER_REASON, HEADER_TOPIC
 from tests.helpers.accounting import produce
+from tests.helpers.dead_letters import text_headers
 from tests.helpers.deployment import consume
 
 SEED_ID = "702952208b099811"
@@ -48,7 +49,7 @@ def test_malformed_message_is_dead_lettered_and_the_next_dispatch_still_processe
                                                             (b"after-bad", good)])
     settings = deployment.settings
     [dead] = consume(settings, [settings.topic_dead_letter], until=1)
-    headers = {name: value.decode() for name, value in dead.headers}
+    headers = text_headers(dead.headers)
     assert (dead.key, dead.value) == (b"bad-1", b"{malformed")
     assert headers[HEADER_TOPIC] == settings.topic_dispatches
     assert (headers[HEADER_PARTITION], headers[HEADER_OFFSET]) == (str(bad_partition),

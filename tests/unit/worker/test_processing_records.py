@@ -16,7 +16,6 @@ from streams.worker.processing import (
     HEADER_OFFSET,
     HEADER_PARTITION,
     HEADER_REASON,
-    HEADER_TIMESTAMP,
     HEADER_TOPIC,
     OutputTopics,
     SourcePosition,
@@ -24,6 +23,7 @@ from streams.worker.processing import (
     enriched_records,
     lead_sentence,
 )
+from tests.helpers.dead_letters import spring_headers, text_headers
 
 
 def good(**fields) -> bytes:
@@ -60,13 +60,30 @@ def test_dead_letter_keeps_the_original_bytes_and_says_where_from_and_why():
     source = SourcePosition("dispatches", 3, 42, 1_618_400_000_000)
     record = dead_letter_record("dispatches.dlq", b"k", b"{bad", source, "invalid_json",
                                 "ValidationError", "Invalid JSON")
-    headers = {name: value.decode() for name, value in record.headers}
     assert (record.kafka_topic, record.key, record.value) == ("dispatches.dlq", b"k", b"{bad")
-    assert headers == {
+    assert text_headers(record.headers) == {
         HEADER_TOPIC: "dispatches", HEADER_PARTITION: "3", HEADER_OFFSET: "42",
-        HEADER_TIMESTAMP: "1618400000000", HEADER_EXCEPTION_CLASS: "ValidationError",
-        HEADER_EXCEPTION_MESSAGE: "Invalid JSON", HEADER_REASON: "invalid_json",
+        HEADER_EXCEPTION_CLASS: "ValidationError", HEADER_EXCEPTION_MESSAGE: "Invalid JSON",
+        HEADER_REASON: "invalid_json",
     }
+
+
+def test_dead_letter_carries_spring_kafka_headers_in_spring_binary_format():
+    source = SourcePosition("dispatches", 3, 2**40 + 7, 1_618_400_000_000, timestamp_type=1)
+    record = dead_letter_record("dispatches.dlq", b"k", b"{bad", source, "invalid_json",
+                                "ValidationError", "Invalid JSON")
+    assert spring_headers(record.headers) == {
+        "kafka_dlt-original-topic": "dispatches",
+        "kafka_dlt-original-partition": 3,
+        "kafka_dlt-original-offset": 2**40 + 7,
+        "kafka_dlt-original-timestamp": 1_618_400_000_000,
+        "kafka_dlt-original-timestamp-type": "LogAppendTime",
+        "kafka_dlt-exception-fqcn": "ValidationError",
+        "kafka_dlt-exception-message": "Invalid JSON",
+    }
+    # The 8 raw bytes a Java ByteBuffer.putLong(1618400000000L) writes.
+    assert dict(record.headers)["kafka_dlt-original-timestamp"] == bytes.fromhex(
+        "00000178d0283800")
 
 
 def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher,
