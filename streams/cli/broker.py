@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import click
 from faust.cli import AppCommand, argument
 
 from streams.cli.common import EXIT_FAILURE, fail, settings
@@ -12,8 +13,8 @@ from streams.worker.app import app
 
 
 @app.command(
-    argument("action", type=str, required=True,
-             metavar="start|stop|status|fetch"),
+    argument("action", type=click.Choice(["start", "stop", "status", "fetch"]),
+             required=True),
 )
 async def broker(self: AppCommand, action: str) -> None:
     """Run the local Kafka broker (KRaft, single node, on loopback) for development and tests.
@@ -48,7 +49,5 @@ async def broker(self: AppCommand, action: str) -> None:
             paths = localbroker.BrokerPaths.from_settings(settings)
             lib = await asyncio.to_thread(localbroker.resolve_jars, paths)
             print(f"Kafka {localbroker.kafka_version()} jars in {lib}")
-        else:
-            raise fail(f"unknown action {action!r}: use start, stop, status or fetch")
     except localbroker.BrokerError as exc:
         raise fail(str(exc)) from None

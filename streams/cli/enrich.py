@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+import click
 from faust.cli import AppCommand, option
 
 from schemas import Dispatch
@@ -16,7 +17,7 @@ from streams.worker.app import app
 
 
 @app.command(
-    option("--batch-size", type=int, default=NLP_BATCH_SIZE,
+    option("--batch-size", type=click.IntRange(min=1), default=NLP_BATCH_SIZE,
            help="Dispatches enriched together (spaCy processes their texts as one batch)."),
 )
 async def enrich(self: AppCommand, batch_size: int) -> None:

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import click
 from faust.cli import AppCommand, argument, option
 
 from streams.nlp.datafiles import DataFileError
@@ -48,7 +49,7 @@ def _load_pipeline(kind: str) -> Language:
 
 @app.command(
     argument("path", type=Path),
-    option("--pipeline", "kind", type=str, default="wirewatch",
+    option("--pipeline", "kind", type=click.Choice(list(PIPELINES)), default="wirewatch",
            help="wirewatch (gazetteer, NER, repairs), ner-only (the model's NER alone) or raw "
                 "(the model as shipped, all components)."),
     option("--json", "as_json", is_flag=True, default=False,
@@ -65,8 +66,6 @@ async def eval_entities(self: AppCommand, path: Path, kind: str, as_json: bool,
     ORG, LOC) and overall, and the share of mentions of gazetteer entities linked to the
     right Wikidata id (canonical may be the gazetteer name or the Wikidata id).
     """
-    if kind not in PIPELINES:
-        raise fail(f"--pipeline must be one of {', '.join(PIPELINES)}")
     try:
         examples = read_entity_examples(path)
     except (OSError, DataFileError) as exc:

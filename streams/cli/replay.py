@@ -7,6 +7,7 @@ import contextlib
 import time
 from pathlib import Path
 
+import click
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from faust.cli import AppCommand, argument, option
@@ -14,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 import seeds
 from schemas import Dispatch
-from streams.cli.common import EXIT_FAILURE, fail, settings, stderr
+from streams.cli.common import EXIT_FAILURE, fail, settings, stderr, usage_error
 from streams.clients.kafka import (
     BrokerConnectionError,
     ensure_topics,
@@ -87,9 +88,9 @@ async def _send_all(producer: AIOKafkaProducer, target: str, dispatches: list[Di
 
 @app.command(
     argument("paths", nargs=-1, type=Path),
-    option("--rate", type=float, default=None,
+    option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
            help="Dispatches per second (default: as fast as the broker takes them)."),
-    option("--speed", type=float, default=None,
+    option("--speed", type=click.FloatRange(min=0, min_open=True), default=None,
            help="Replay at the original spacing of published_at, this many times faster "
                 "(1 = original pace)."),
     # Not `--loop`: Faust takes that option from the command line for its event loop.
@@ -107,9 +108,7 @@ async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
     Invalid items are reported with file and line, and skipped; the exit status is then 1.
     """
     if rate is not None and speed is not None:
-        raise fail("--rate and --speed exclude each other: choose one")
-    if (rate is not None and rate <= 0) or (speed is not None and speed <= 0):
-        raise fail("--rate and --speed must be positive")
+        raise usage_error("replay", "--rate and --speed exclude each other: choose one")
     dispatches, errors = _read_dispatches(paths)
     target = topic or settings.topic_dispatches
     try:

@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
+import struct
 import sys
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import click
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 from faust.cli import AppCommand, argument, option
 
 from schemas import Alert
-from streams.cli.common import EXIT_TIMEOUT, fail, settings, stderr
+from streams.cli.common import EXIT_TIMEOUT, fail, settings, stderr, usage_error
 from streams.clients.dedup import SeenAlerts
 from streams.clients.kafka import (
     BrokerConnectionError,
+    StartOffset,
     ensure_topics,
     start_consumer,
+    start_group_consumer,
 )
 from streams.worker import topics
 from streams.worker.app import app
 from streams.worker.processing import (
     HEADER_EXCEPTION_MESSAGE,
     HEADER_REASON,
+    SPRING_BINARY_HEADERS,
 )
 
 
@@ -87,64 +96,196 @@ def render_record(topic: str, value: bytes | None, headers: Sequence[tuple[str, 
     return f"{topic}: {value[:200].decode('utf-8', 'replace')}"
 
 
+# kcat's names for Kafka's timestamp types.
+TIMESTAMP_TYPES = {0: "create", 1: "logappend"}
+
+
+def _text_or_bytes(raw: bytes | None) -> str | dict[str, str] | None:
+    """UTF-8 text as a string; other bytes as {"base64": ...}, so that nothing is lost."""
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(raw).decode("ascii")}
+
+
+def _header_value(name: str, raw: bytes) -> int | str | dict[str, str] | None:
+    fmt = SPRING_BINARY_HEADERS.get(name)
+    if fmt is not None and len(raw) == struct.calcsize(fmt):
+        return int(struct.unpack(fmt, raw)[0])  # Spring Kafka's binary numbers
+    return _text_or_bytes(raw)
+
+
+def record_envelope(record: ConsumerRecord) -> dict[str, Any]:
+    """A record as one JSON object, with kcat -J's field names: where it is, its key and
+    headers decoded, and its value (`payload`) parsed when it is JSON, a string when it is
+    text, {"base64": ...} otherwise."""
+    payload: Any = _text_or_bytes(record.value)
+    if isinstance(payload, str):
+        with contextlib.suppress(ValueError):  # not JSON: the text itself
+            payload = json.loads(payload)
+    headers: list[Any] = []
+    for name, raw in record.headers:
+        headers += [name, _header_value(name, raw)]
+    return {
+        "topic": record.topic,
+        "partition": record.partition,
+        "offset": record.offset,
+        "tstype": TIMESTAMP_TYPES.get(record.timestamp_type, "unknown"),
+        "ts": record.timestamp,
+        "headers": headers,
+        "key": _text_or_bytes(record.key),
+        "payload": payload,
+    }
+
+
+class OffsetParam(click.ParamType):
+    """kcat's -o: beginning, end, an absolute offset N or -N (N before the end)."""
+
+    name = "beginning|end|N|-N"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> StartOffset:
+        if isinstance(value, int) or value in ("beginning", "end"):
+            return value
+        try:
+            return int(value)
+        except ValueError:
+            self.fail(f"{value!r} is not beginning, end, N or -N", param, ctx)
+
+
+class Printer:
+    """Writes records to stdout in the chosen form, skipping redelivered alerts."""
+
+    def __init__(self, *, as_json: bool, value_only: bool, keep_duplicates: bool) -> None:
+        self.as_json, self.value_only = as_json, value_only
+        self.keep_duplicates = keep_duplicates
+        self.seen = SeenAlerts()
+
+    def print(self, record: ConsumerRecord) -> bool:
+        """Print `record` unless it is a redelivery; True when printed."""
+        if not self.keep_duplicates and self.seen.is_duplicate(record.value):
+            return False
+        if self.value_only:
+            line = (record.value or b"null").decode("utf-8", "replace") + "\n"
+        elif self.as_json:
+            line = json.dumps(record_envelope(record), ensure_ascii=False) + "\n"
+        else:
+            line = render_record(record.topic, record.value, list(record.headers)) + "\n\n"
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        return True
+
+
+async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> bool:
+    """True when every assigned partition is read up to its end (as it was when first seen)."""
+    assigned = consumer.assignment()
+    if not assigned:
+        return False
+    missing = [tp for tp in assigned if tp not in ends]
+    if missing:
+        ends.update(await consumer.end_offsets(missing))
+    return all([await consumer.position(tp) >= ends[tp] for tp in assigned])
+
+
 @app.command(
     argument("names", nargs=-1, type=str),
+    option("--offset", "-o", "offset", type=OffsetParam(), default=None,
+           help="Where to start in each partition, as kcat -o: beginning, end (default), N "
+                "(that offset) or -N (N messages before the end). With --group: where to "
+                "start when the group has no committed offset (beginning or end)."),
     option("--from-beginning", is_flag=True, default=False,
-           help="Start from the oldest message kept, not from new ones."),
+           help="Same as --offset beginning."),
+    option("--group", "-G", "group", type=str, default=None,
+           help="Consume as this Kafka consumer group: commit what was printed, and resume "
+                "there next time (several subscribers of one group share the partitions)."),
+    option("--exit-at-end", "-e", is_flag=True, default=False,
+           help="Exit once every partition is read to the end it had when reached (kcat "
+                "-e), instead of waiting for new messages."),
     option("--json", "as_json", is_flag=True, default=False,
-           help="Print each message value as one JSON line."),
-    option("--max", "max_messages", type=int, default=None,
+           help="Print each message as one JSON line, as kcat -J: topic, partition, offset, "
+                "timestamp (ts, tstype), key, headers, and the value as `payload` (parsed "
+                "when it is JSON)."),
+    option("--value-only", is_flag=True, default=False,
+           help="Print each message's bare value, one per line."),
+    option("--max", "max_messages", type=click.IntRange(min=1), default=None,
            help="Exit after this many messages."),
-    option("--timeout", type=float, default=None,
+    option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
            help="Exit after this many seconds (status 3 if --max was not reached)."),
     option("--keep-duplicates", is_flag=True, default=False,
            help="Also print alerts redelivered with an alert_id already printed."),
 )
-async def subscribe(self: AppCommand, names: tuple[str, ...], from_beginning: bool,
-                    as_json: bool, max_messages: int | None, timeout: float | None,
-                    keep_duplicates: bool) -> None:
+async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffset | None,
+                    from_beginning: bool, group: str | None, exit_at_end: bool,
+                    as_json: bool, value_only: bool, max_messages: int | None,
+                    timeout: float | None, keep_duplicates: bool) -> None:
     """Print messages of alert topics (default: all of them) as they arrive.
 
     NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
     Delivery is at least once: an alert whose alert_id was already printed is a redelivery
     and is skipped (the last 100,000 ids are remembered), unless --keep-duplicates.
+
+    \b
+    Examples:
+      wirewatch subscribe                          new alerts, readably
+      wirewatch subscribe withdrawal -o -10 -e     the last 10 per partition, then exit
+      wirewatch subscribe --group desk-1           resume where desk-1 stopped
+      wirewatch subscribe dispatches.dlq --json -o beginning -e | jq .headers
     """
+    if from_beginning and offset is not None and offset != "beginning":
+        raise usage_error("subscribe", "--from-beginning and --offset exclude each other")
+    if as_json and value_only:
+        raise usage_error("subscribe", "--json and --value-only exclude each other")
+    start: StartOffset = "beginning" if from_beginning else (offset if offset is not None
+                                                               else "end")
+    if group is not None and isinstance(start, int):
+        raise usage_error("subscribe", "with --group, --offset is beginning or end: where to "
+                          "start when the group has no committed offset (it resumes where "
+                          "it stopped)")
     wanted = [resolve_topic(name) for name in names] or list(topics.names.alerts.values())
     unknown = [name for name in wanted if name not in topics.names.all()]
     if unknown:
-        raise fail(f"not a wirewatch topic: {', '.join(unknown)}. Known: "
-                   f"{', '.join(topics.names.all())}")
+        raise usage_error("subscribe", f"not a wirewatch topic: {', '.join(unknown)}. "
+                          f"Known: {', '.join(topics.names.all())}")
     try:
         await ensure_topics(settings, wanted)
-        consumer = await start_consumer(settings, wanted, from_beginning=from_beginning)
+        if group is None:
+            consumer = await start_consumer(settings, wanted, offset=start)
+        else:
+            consumer = await start_group_consumer(
+                settings, wanted, group, reset="beginning" if start == "beginning" else "end")
     except BrokerConnectionError as exc:
         raise fail(str(exc)) from None
+    where = {"beginning": " from the beginning", "end": ""}.get(str(start), f" from {start}")
     stderr.print(f"listening on {', '.join(wanted)}"
-                 f"{' from the beginning' if from_beginning else ''} (Ctrl-C to stop)")
+                 f"{f' as group {group}' if group else where} (Ctrl-C to stop)")
+    printer = Printer(as_json=as_json, value_only=value_only, keep_duplicates=keep_duplicates)
     received = 0
-    seen = SeenAlerts()
     deadline = time.monotonic() + timeout if timeout else None
-    out = sys.stdout
+    ends: dict[TopicPartition, int] = {}
+    handled: dict[TopicPartition, int] = {}  # next offset to commit, per partition
     try:
         while max_messages is None or received < max_messages:
+            if exit_at_end and await _at_end(consumer, ends):
+                return
             wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
             if wait <= 0:
                 break
             batches = await consumer.getmany(timeout_ms=int(wait * 1000))
-            for records in batches.values():
+            for partition, records in batches.items():
                 for record in records:
-                    if not keep_duplicates and seen.is_duplicate(record.value):
-                        continue
-                    if as_json:
-                        out.write((record.value or b"null").decode("utf-8", "replace") + "\n")
-                    else:
-                        out.write(render_record(record.topic, record.value,
-                                                list(record.headers)) + "\n\n")
-                    out.flush()
-                    received += 1
+                    handled[partition] = record.offset + 1
+                    if printer.print(record):
+                        received += 1
                     if max_messages is not None and received >= max_messages:
                         return
+            if group is not None and handled:
+                await consumer.commit(handled)
+                handled = {}
     finally:
+        if group is not None and handled:
+            await consumer.commit(handled)  # what was printed is not printed again
         await consumer.stop()
     if max_messages is not None and received < max_messages:
         stderr.print(f"timed out after {timeout}s with {received} of {max_messages} messages")

@@ -8,7 +8,7 @@ import logging
 import ssl
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -281,20 +281,33 @@ async def start_producer(settings: Settings) -> AIOKafkaProducer:
     return producer
 
 
-async def start_consumer(settings: Settings, topics: list[str], *,
-                         from_beginning: bool) -> AIOKafkaConsumer:
-    """A group-less consumer of all partitions of `topics`, started and positioned, or
-    a `BrokerConnectionError`. Positions are resolved before returning, so that a message produced
-    after this returns is never missed by a consumer that starts "from now"."""
-    consumer = AIOKafkaConsumer(
+# Where a consumer starts in each partition, with kcat's meanings: the oldest record kept,
+# the next one to come, an absolute offset (N >= 0) or N records before the end (-N).
+StartOffset = Literal["beginning", "end"] | int
+
+
+def _consumer_options(settings: Settings) -> dict[str, Any]:
+    return {
         **connection_options(settings),
-        group_id=None,
-        enable_auto_commit=False,
-        auto_offset_reset="earliest" if from_beginning else "latest",
-        isolation_level="read_committed",
-        max_partition_fetch_bytes=settings.max_message_bytes,
-        fetch_max_bytes=max(settings.max_message_bytes, 50 * 1024 * 1024),
-    )
+        "enable_auto_commit": False,
+        "isolation_level": "read_committed",
+        "max_partition_fetch_bytes": settings.max_message_bytes,
+        "fetch_max_bytes": max(settings.max_message_bytes, 50 * 1024 * 1024),
+    }
+
+
+async def start_consumer(settings: Settings, topics: list[str], *,
+                         from_beginning: bool = False, offset: StartOffset | None = None
+                         ) -> AIOKafkaConsumer:
+    """A group-less consumer of all partitions of `topics`, started and positioned at
+    `offset` (or the beginning or end), or a `BrokerConnectionError`. Positions are resolved
+    before returning, so that a message produced after this returns is never missed by a
+    consumer that starts at the end."""
+    start: StartOffset = offset if offset is not None else (
+        "beginning" if from_beginning else "end")
+    consumer = AIOKafkaConsumer(**_consumer_options(settings), group_id=None,
+                                auto_offset_reset="earliest" if start == "beginning"
+                                else "latest")
     try:
         await consumer.start()
     except KafkaConnectionError as exc:
@@ -306,12 +319,34 @@ async def start_consumer(settings: Settings, topics: list[str], *,
         for number in numbers
     ]
     consumer.assign(partitions)
-    if from_beginning:
+    if start == "beginning":
         await consumer.seek_to_beginning(*partitions)
-    else:
+    elif start == "end":
         await consumer.seek_to_end(*partitions)
+    else:
+        firsts = await consumer.beginning_offsets(partitions)
+        ends = await consumer.end_offsets(partitions)
+        for partition in partitions:
+            wanted = start if start >= 0 else ends[partition] + start
+            consumer.seek(partition, min(max(wanted, firsts[partition]), ends[partition]))
     for partition in partitions:
         await consumer.position(partition)
+    return consumer
+
+
+async def start_group_consumer(settings: Settings, topics: list[str], group: str, *,
+                               reset: Literal["beginning", "end"]) -> AIOKafkaConsumer:
+    """A consumer in consumer group `group`, subscribed to `topics`, started: it resumes at
+    the group's committed offsets and, where the group has none, starts at `reset`. Offsets
+    are committed by the caller (auto-commit is off: commit what was handled)."""
+    consumer = AIOKafkaConsumer(*topics, **_consumer_options(settings), group_id=group,
+                                auto_offset_reset="earliest" if reset == "beginning"
+                                else "latest")
+    try:
+        await consumer.start()
+    except KafkaConnectionError as exc:
+        await consumer.stop()
+        raise await _connection_failure(settings, exc) from exc
     return consumer
 
 

@@ -86,6 +86,8 @@ SPRING_TIMESTAMP = "kafka_dlt-original-timestamp"  # 8-byte big-endian long, ms
 SPRING_TIMESTAMP_TYPE = "kafka_dlt-original-timestamp-type"  # CreateTime or LogAppendTime
 SPRING_EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"  # UTF-8
 SPRING_EXCEPTION_MESSAGE = "kafka_dlt-exception-message"  # UTF-8
+# The binary ones, by struct format (what a reader needs to decode them).
+SPRING_BINARY_HEADERS = {SPRING_PARTITION: ">i", SPRING_OFFSET: ">q", SPRING_TIMESTAMP: ">q"}
 MAX_HEADER_MESSAGE_CHARS = 2000
 # Kafka's record timestamp types, as aiokafka numbers them and Java names them.
 TIMESTAMP_TYPES = {0: "CreateTime", 1: "LogAppendTime"}
@@ -139,12 +141,14 @@ def dead_letter_record(
     # name, say) that UTF-8 cannot encode: escape them rather than lose the dead letter.
     headers = [(name, text.encode("utf-8", "backslashreplace")) for name, text in texts]
     headers += [
-        (SPRING_PARTITION, struct.pack(">i", source.partition)),
-        (SPRING_OFFSET, struct.pack(">q", source.offset)),
+        (SPRING_PARTITION, struct.pack(SPRING_BINARY_HEADERS[SPRING_PARTITION],
+                                       source.partition)),
+        (SPRING_OFFSET, struct.pack(SPRING_BINARY_HEADERS[SPRING_OFFSET], source.offset)),
     ]
     if source.timestamp_ms is not None:
         headers += [
-            (SPRING_TIMESTAMP, struct.pack(">q", source.timestamp_ms)),
+            (SPRING_TIMESTAMP, struct.pack(SPRING_BINARY_HEADERS[SPRING_TIMESTAMP],
+                                           source.timestamp_ms)),
             (SPRING_TIMESTAMP_TYPE,
              TIMESTAMP_TYPES.get(source.timestamp_type, "CreateTime").encode()),
         ]

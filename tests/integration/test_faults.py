@@ -331,8 +331,8 @@ def test_subscribe_prints_a_redelivered_alert_once(fault_deployment):
     produce(settings, [(b"d", first), (b"d", other), (b"d", first)], topic=topic)
 
     def subscribe(*flags: str) -> list[str]:
-        result = fault_deployment.run("subscribe", "withdrawal", "--from-beginning", "--json",
-                                      "--timeout", "8", *flags)
+        result = fault_deployment.run("subscribe", "withdrawal", "--from-beginning",
+                                      "--value-only", "--timeout", "8", *flags)
         assert result.returncode == 0, result.stderr.decode()
         return [json.loads(line)["alert_id"] for line in result.stdout.decode().splitlines()]
 

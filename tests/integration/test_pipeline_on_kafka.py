@@ -87,7 +87,10 @@ def test_subscribe_prints_alerts_as_json_lines(deployment, worker):
                             "--max", "1", "--timeout", "60")
     assert result.returncode == 0, result.stderr.decode()
     [line] = result.stdout.decode().splitlines()
-    alert = Alert.model_validate_json(line)
+    envelope = json.loads(line)
+    assert envelope["topic"] == deployment.settings.alert_topic("withdrawal")
+    assert envelope["key"] == SEED_ID
+    alert = Alert.model_validate(envelope["payload"])
     assert (alert.topic, alert.dispatch_id) == ("withdrawal", SEED_ID)
 
 

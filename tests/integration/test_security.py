@@ -108,7 +108,7 @@ def test_worker_processes_a_dispatch_replayed_through_sasl_ssl(secure_worker):
     replay = deployment.run("replay")
     assert replay.returncode == 0, replay.stderr.decode()
     # The alerts, read back through the secured listener by the CLI a subscriber runs.
-    subscribe = deployment.run("subscribe", "--from-beginning", "--json", "--max", "3",
+    subscribe = deployment.run("subscribe", "--from-beginning", "--value-only", "--max", "3",
                                "--timeout", "90")
     assert subscribe.returncode == 0, subscribe.stderr.decode()
     alerts = [Alert.model_validate_json(line) for line in subscribe.stdout.splitlines()]

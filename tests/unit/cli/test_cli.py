@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from schemas import EnrichedDispatch
 from seeds import SEED_FEED
 from tests.helpers import free_port, run
@@ -31,10 +33,21 @@ def test_replay_and_subscribe_fail_fast_and_clearly_when_no_broker_answers():
         assert "no Kafka broker answers" in result.stderr.decode(), args
 
 
-def test_replay_rejects_contradictory_pacing():
-    result = run("replay", "--rate", "5", "--speed", "2")
-    assert result.returncode == 1
-    assert "--rate and --speed exclude each other" in result.stderr.decode()
+@pytest.mark.parametrize(("args", "says"), [
+    (("replay", "--rate", "5", "--speed", "2"), "--rate and --speed exclude each other"),
+    (("replay", "--rate", "0"), "Invalid value for '--rate'"),
+    (("broker", "restart"), "'restart' is not one of 'start', 'stop', 'status', 'fetch'"),
+    (("enrich", "--batch-size", "0"), "Invalid value for '--batch-size'"),
+    (("eval-entities", "x.jsonl", "--pipeline", "best"), "'best' is not one of"),
+    (("subscribe", "--max", "0"), "Invalid value for '--max'"),
+    (("replay", "--no-such-option"), "No such option"),
+])
+def test_usage_errors_exit_2_and_say_what_is_wrong(args, says):
+    result = run(*args)
+    assert result.returncode == 2, result.stderr.decode()
+    err = result.stderr.decode()
+    assert says in err and f"wirewatch {args[0]} -h" in err.replace("'", "")
+    assert "Traceback" not in err
 
 
 def test_help_explains_the_commands_under_wirewatchs_name():

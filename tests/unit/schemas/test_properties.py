@@ -48,6 +48,7 @@ from streams.worker.processing import (
     SourcePosition,
     dead_letter_record,
 )
+from tests.helpers.dead_letters import spring_headers, text_headers
 
 DISPATCH_FIELDS = ("id", "language", "body", "headline", "agency", "dateline", "published_at")
 
@@ -305,7 +306,8 @@ def test_non_finite_evidence_weight_is_refused_not_written_as_null():
 
 positions = st.builds(SourcePosition, topic=any_text, partition=st.integers(0, 2**31 - 1),
                       offset=st.integers(0, 2**63 - 1),
-                      timestamp_ms=st.none() | st.integers(0, 2**63 - 1))
+                      timestamp_ms=st.none() | st.integers(0, 2**63 - 1),
+                      timestamp_type=st.sampled_from([0, 1]))
 long_messages = any_text | st.text(any_char, min_size=1, max_size=3).map(lambda s: s * 5_000)
 
 
@@ -313,7 +315,7 @@ long_messages = any_text | st.text(any_char, min_size=1, max_size=3).map(lambda 
 @given(key=st.none() | st.binary(max_size=100), value=st.none() | st.binary(max_size=300),
        source=positions, reason=st.sampled_from(DEAD_LETTER_REASONS),
        exception_class=any_text, message=long_messages)
-def test_dead_letter_record_keeps_the_bytes_and_has_bounded_utf8_headers(
+def test_dead_letter_record_keeps_the_bytes_and_has_bounded_headers_spring_can_read(
         key, value, source, reason, exception_class, message):
     record = dead_letter_record("dispatches.dlq", key, value, source, reason,
                                 exception_class, message)
@@ -323,7 +325,11 @@ def test_dead_letter_record_keeps_the_bytes_and_has_bounded_utf8_headers(
     assert len(headers) == len(record.headers), "a header name repeats"
     for name, header in record.headers:
         assert isinstance(name, str) and isinstance(header, bytes)
-        header.decode("utf-8")
+    text_headers(record.headers)  # Connect's are UTF-8 text
+    spring = spring_headers(record.headers)  # Spring's have its binary sizes
+    assert (spring["kafka_dlt-original-partition"], spring["kafka_dlt-original-offset"]) == (
+        source.partition, source.offset)
+    assert spring.get("kafka_dlt-original-timestamp") == source.timestamp_ms
     # 4 bytes a character in UTF-8, 6 for a lone surrogate escaped as \udxxx.
     assert len(headers["__connect.errors.exception.message"]) <= 6 * MAX_HEADER_MESSAGE_CHARS
     assert headers["wirewatch.errors.reason"] == reason.encode()
