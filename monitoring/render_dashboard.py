@@ -4,8 +4,10 @@
         --minutes 10 --out monitoring/dashboard.svg
 
 Where Grafana is not at hand (as on the development machines), this draws the same queries
-as monitoring/grafana/dashboards/wirewatch.json from Prometheus' range API, so the README can
-show the dashboard made from a real run (scripts/dashboard-snapshot.sh makes one).
+as monitoring/grafana/dashboards/wirewatch.json from Prometheus' range API, less the
+dashboard's job and instance filters (its Grafana variables: here everything Prometheus
+scrapes is the one worker), so the README can show the dashboard made from a real run
+(scripts/dashboard-snapshot.sh makes one).
 """
 
 from __future__ import annotations

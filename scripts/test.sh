@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 bin=.venv/bin
 
 # kcat: a plain Kafka client reads the alerts; prometheus: a real server scrapes the worker,
-# and its promtool checks and unit-tests the alerting rules.
-scripts/system-deps.sh kcat:kcat prometheus:prometheus prometheus:promtool
+# and its promtool checks and unit-tests the alerting rules; amtool checks the Alertmanager
+# config that docker-compose ships.
+scripts/system-deps.sh kcat:kcat prometheus:prometheus prometheus:promtool prometheus-alertmanager:amtool
 
 "$bin/ruff" check .
 "$bin/mypy"

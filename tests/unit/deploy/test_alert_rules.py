@@ -1,4 +1,5 @@
-"""The Prometheus alerting rules: promtool validates them and runs their unit tests.
+"""The Prometheus alerting rules: promtool validates them, and the configuration of
+docker-compose.yml's Prometheus that loads them, and runs their unit tests.
 
 promtool comes with Debian's `prometheus` package, which `make test` installs. Without it
 these tests fail rather than skip, so that untested alerting rules never pass silently.
@@ -19,6 +20,7 @@ from tests.helpers import ROOT
 REPO_ROOT = ROOT
 RULES = Path("monitoring/alerts.yml")
 RULE_TESTS = Path("monitoring/alerts_test.yml")
+PROMETHEUS_CONFIG = Path("monitoring/prometheus.yml")
 
 
 def require_promtool() -> str:
@@ -55,6 +57,17 @@ def test_rules_are_valid() -> None:
 
 def test_rule_unit_tests_pass() -> None:
     run_promtool("test", "rules", str(RULE_TESTS))
+
+
+def test_prometheus_config_is_valid(tmp_path: Path) -> None:
+    # The config names the rule files by their path in the container (test_compose.py checks
+    # the mounts): a copy that names them in the repo lets promtool check them too.
+    config = load(PROMETHEUS_CONFIG)
+    assert config["rule_files"] == [f"/etc/prometheus/{RULES.name}"]
+    config["rule_files"] = [str(REPO_ROOT / RULES)]
+    copy = tmp_path / "prometheus.yml"
+    copy.write_text(yaml.safe_dump(config), encoding="utf-8")
+    run_promtool("check", "config", str(copy))
 
 
 def load(path: Path) -> Any:

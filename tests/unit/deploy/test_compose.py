@@ -1,11 +1,13 @@
 """docker-compose.yml and monitoring/ agree with the repo and the settings.
 
-No Docker engine runs here: these tests read the files compose, Prometheus and Grafana would.
+No Docker engine runs here: these tests read the files compose, Prometheus, Alertmanager and
+Grafana would. The dashboard's own structure is test_dashboard.py's, the routing of the alerts
+test_alertmanager.py's.
 """
 
 from __future__ import annotations
 
-import json
+import base64
 import re
 from pathlib import Path
 
@@ -13,33 +15,19 @@ import yaml
 
 from streams.devbroker.broker import kafka_version
 from streams.settings import Settings
-from streams.worker.metrics import metric_names
 from tests.helpers import ROOT
 
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text(encoding="utf-8")
 compose = yaml.safe_load(COMPOSE_TEXT)
 services = compose["services"]
+volumes = compose.get("volumes") or {}
 WORKERS = ("worker-1", "worker-2")
-
-# What the worker exposes and the dashboard charts, besides `up`: all of wirewatch's metrics
-# but the per-message processing time (the stage durations chart it) and the build info.
-DASHBOARD_METRICS = (metric_names() - {"wirewatch_processing_seconds", "wirewatch_build_info"}
-                     | {"up"})
-HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
-PROMQL_KEYWORDS = {
-    "by",
-    "without",
-    "on",
-    "ignoring",
-    "group_left",
-    "group_right",
-    "bool",
-    "offset",
-    "and",
-    "or",
-    "unless",
-    "inf",
-    "nan",
+# Where each service keeps what must outlive its container, and the volume that holds it.
+DATA_VOLUMES = {
+    "kafka": ("kafka-data", "/var/lib/kafka/data"),
+    "prometheus": ("prometheus-data", "/prometheus"),
+    "alertmanager": ("alertmanager-data", "/alertmanager"),
+    "grafana": ("grafana-data", "/var/lib/grafana"),
 }
 
 
@@ -47,14 +35,37 @@ def _read_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8"))
 
 
-def _bind_mounts(service: str) -> dict[str, Path]:
-    """Container path -> host path (in the repo) of a service's bind mounts."""
-    mounts = {}
+def _mounts(service: str) -> list[tuple[str, str]]:
+    """(source, container path) of a service's mounts: `./path` in the repo, or a volume."""
+    mounts = []
     for volume in services[service].get("volumes", []):
         source, target, *_ = volume.split(":")
-        assert source.startswith("./"), (service, volume)
-        mounts[target] = ROOT / source
+        assert source.startswith("./") or source in volumes, (service, volume)
+        mounts.append((source, target))
     return mounts
+
+
+def _bind_mounts(service: str) -> dict[str, Path]:
+    """Container path -> host path (in the repo) of a service's bind mounts."""
+    return {target: ROOT / source for source, target in _mounts(service)
+            if source.startswith("./")}
+
+
+def _volume_mounts(service: str) -> dict[str, str]:
+    """Container path -> named volume of a service's volume mounts."""
+    return {target: source for source, target in _mounts(service)
+            if not source.startswith("./")}
+
+
+def _published_ports() -> dict[int, str]:
+    """Host port -> the service that publishes it."""
+    published: dict[int, str] = {}
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            host_port = int(port.split(":")[-2])
+            assert host_port not in published, (port, name, published.get(host_port))
+            published[host_port] = name
+    return published
 
 
 def _host_path(service: str, container_path: str) -> Path:
@@ -65,43 +76,11 @@ def _host_path(service: str, container_path: str) -> Path:
     raise AssertionError(f"{container_path} is not mounted into {service}")
 
 
-def _metric_names(expr: str) -> set[str]:
-    """The metric names a PromQL expression selects (functions, labels, keywords left out)."""
-    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # string literals
-    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
-    text = re.sub(r"\[[^\]]*\]", "", text)  # range and subquery windows
-    text = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
-    names = set()
-    for match in re.finditer(r"(?<![\w.])([A-Za-z_:][\w:]*)(\s*\()?", text):
-        name, is_call = match.groups()
-        if not is_call and name.lower() not in PROMQL_KEYWORDS:
-            names.add(name)
-    return names
-
-
-def _base_metric(name: str) -> str:
-    for suffix in HISTOGRAM_SUFFIXES:
-        if name.endswith(suffix) and name.removesuffix(suffix) in DASHBOARD_METRICS:
-            return name.removesuffix(suffix)
-    return name
-
-
-def _all_panels(panels: list[dict]) -> list[dict]:
-    flat = []
-    for panel in panels:
-        flat.append(panel)
-        flat.extend(_all_panels(panel.get("panels", [])))
-    return flat
-
-
 prometheus_config = _read_yaml(_host_path("prometheus", "/etc/prometheus/prometheus.yml"))
-dashboard_dir = _host_path("grafana", "/var/lib/grafana/dashboards")
-dashboard = json.loads((dashboard_dir / "wirewatch.json").read_text(encoding="utf-8"))
-panels = _all_panels(dashboard["panels"])
 
 
 def test_services_have_healthchecks_and_wait_on_them():
-    assert set(services) == {"kafka", *WORKERS, "prometheus", "grafana"}
+    assert set(services) == {"kafka", *WORKERS, "prometheus", "alertmanager", "grafana"}
     for name, service in services.items():
         assert "healthcheck" in service, name
         for dependency, condition in service.get("depends_on", {}).items():
@@ -109,8 +88,48 @@ def test_services_have_healthchecks_and_wait_on_them():
             assert condition == {"condition": "service_healthy"}, name
     for name in (*WORKERS, "prometheus", "grafana"):
         assert services[name].get("depends_on"), name
-    assert set(services["prometheus"]["depends_on"]) == set(WORKERS)
+    assert set(services["prometheus"]["depends_on"]) == {*WORKERS, "alertmanager"}
     assert set(services["grafana"]["depends_on"]) == {"prometheus"}
+
+
+def test_services_come_back_after_a_crash_or_a_reboot_unless_stopped():
+    # `docker compose run --rm` drops the policy for its one-off containers.
+    for name, service in services.items():
+        assert service.get("restart") == "unless-stopped", name
+    assert compose["x-worker"]["restart"] == "unless-stopped"
+
+
+def test_data_lives_in_named_volumes_that_down_and_up_keep():
+    assert set(volumes) == {volume for volume, _ in DATA_VOLUMES.values()}
+    for volume, options in volumes.items():
+        assert not (options or {}).get("external"), volume  # compose creates them
+    mounted = {name: _volume_mounts(name) for name in services}
+    for name, (volume, path) in DATA_VOLUMES.items():
+        assert mounted.pop(name) == {path: volume}, name
+    assert not any(mounted.values()), mounted  # the workers keep nothing: Kafka has it
+    # No bind mount beneath a data volume, where it would end up inside the volume.
+    for name, (_, path) in DATA_VOLUMES.items():
+        for target in _bind_mounts(name):
+            assert not target.startswith(path.rstrip("/") + "/"), (name, target)
+
+
+def test_each_service_writes_its_data_where_its_volume_is():
+    kafka_env = services["kafka"]["environment"]
+    assert kafka_env["KAFKA_LOG_DIRS"] == DATA_VOLUMES["kafka"][1]
+    assert f"--storage.tsdb.path={DATA_VOLUMES['prometheus'][1]}" in (
+        services["prometheus"]["command"])
+    assert f"--storage.path={DATA_VOLUMES['alertmanager'][1]}" in (
+        services["alertmanager"]["command"])
+    # Grafana's data path is its image's default, /var/lib/grafana.
+    assert not any(key.startswith("GF_PATHS_") for key in services["grafana"]["environment"])
+
+
+def test_kafka_keeps_one_cluster_id_for_its_formatted_log():
+    # A log formatted under one id refuses a broker started with another: the id is fixed
+    # here rather than left to the image's default, and is a Kafka UUID (16 bytes, base64url).
+    cluster_id = services["kafka"]["environment"]["CLUSTER_ID"]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", cluster_id), cluster_id
+    assert len(base64.urlsafe_b64decode(cluster_id + "==")) == 16
 
 
 def test_every_mounted_host_path_exists_in_the_repo():
@@ -119,12 +138,20 @@ def test_every_mounted_host_path_exists_in_the_repo():
             assert source.exists(), f"{name}: {source.relative_to(ROOT)} (-> {target}) missing"
 
 
-def test_header_comments_name_real_services():
+def test_header_comments_name_real_services_and_every_published_port():
     header = COMPOSE_TEXT.split("\nname:", 1)[0]
     commands = re.findall(r"docker compose run --rm (\S+) wirewatch (\w+)", header)
     assert ("worker-1", "replay") in commands
     for service, _ in commands:
         assert service in services
+    listed = {int(port) for port in re.findall(r"localhost:(\d+)", header)}
+    assert listed == set(_published_ports())
+
+
+def test_no_two_services_publish_the_same_host_port():
+    published = _published_ports()  # asserts while it collects
+    # Kafka's controller listener uses 9093 inside its container only: not published.
+    assert published[9093] == "alertmanager"
 
 
 def test_kafka_is_the_official_image_of_the_version_the_local_broker_runs():
@@ -192,6 +219,27 @@ def test_prometheus_loads_the_mounted_alert_rules():
         assert _host_path("prometheus", rule_file) == ROOT / "monitoring" / "alerts.yml"
 
 
+def test_prometheus_sends_its_alerts_to_the_compose_alertmanager():
+    [alertmanagers] = prometheus_config["alerting"]["alertmanagers"]
+    targets = [t for config in alertmanagers["static_configs"] for t in config["targets"]]
+    [port] = services["alertmanager"]["ports"]
+    assert targets == [f"alertmanager:{port.split(':')[-1]}"]
+    assert services["prometheus"]["depends_on"]["alertmanager"] == {
+        "condition": "service_healthy"}
+
+
+def test_alertmanager_is_pinned_and_configured_from_the_repo():
+    alertmanager = services["alertmanager"]
+    image, _, version = alertmanager["image"].partition(":")
+    assert image == "prom/alertmanager"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", version), alertmanager["image"]
+    assert "9093:9093" in alertmanager["ports"]
+    target = "/etc/alertmanager/alertmanager.yml"
+    assert f"--config.file={target}" in alertmanager["command"]
+    assert _host_path("alertmanager", target) == ROOT / "monitoring" / "alertmanager.yml"
+    assert ":9093/-/ready" in " ".join(alertmanager["healthcheck"]["test"])
+
+
 def test_grafana_is_pinned_and_provisioned_from_the_repo():
     grafana = services["grafana"]
     image, _, version = grafana["image"].partition(":")
@@ -203,10 +251,9 @@ def test_grafana_is_pinned_and_provisioned_from_the_repo():
     assert _host_path("grafana", "/etc/grafana/provisioning") == (
         ROOT / "monitoring" / "grafana" / "provisioning"
     )
-    assert dashboard_dir == ROOT / "monitoring" / "grafana" / "dashboards"
 
 
-def test_grafana_datasource_is_the_compose_prometheus():
+def test_grafana_datasource_is_the_compose_prometheus_and_the_default():
     provisioning = _host_path("grafana", "/etc/grafana/provisioning/datasources")
     [datasource] = [
         source
@@ -214,20 +261,13 @@ def test_grafana_datasource_is_the_compose_prometheus():
         for source in _read_yaml(path)["datasources"]
     ]
     assert datasource["type"] == "prometheus"
+    # The dashboard names no uid: its datasource variable starts on the default datasource.
     assert datasource["isDefault"] is True
     [prometheus_port] = [p.split(":")[1] for p in services["prometheus"]["ports"]]
     assert datasource["url"] == f"http://prometheus:{prometheus_port}"
-    used = {panel["datasource"]["uid"] for panel in panels if "datasource" in panel}
-    used |= {
-        target["datasource"]["uid"]
-        for panel in panels
-        for target in panel.get("targets", [])
-        if "datasource" in target
-    }
-    assert used == {datasource["uid"]}
 
 
-def test_grafana_loads_the_dashboards_directory():
+def test_grafana_loads_the_dashboards_directory_and_opens_on_wirewatch():
     provisioning = _host_path("grafana", "/etc/grafana/provisioning/dashboards")
     providers = [
         provider
@@ -235,32 +275,11 @@ def test_grafana_loads_the_dashboards_directory():
         for provider in _read_yaml(path)["providers"]
     ]
     assert [p["type"] for p in providers] == ["file"]
-    assert _host_path("grafana", providers[0]["options"]["path"]) == dashboard_dir
-
-
-def test_dashboard_charts_only_metrics_the_worker_exposes():
-    assert dashboard["uid"] == "wirewatch" and dashboard["title"] == "wirewatch"
-    assert dashboard["refresh"] == "10s"
-    queried = [panel for panel in panels if panel.get("targets")]
-    assert queried
-    charted = set()
-    for panel in queried:
-        assert panel["type"] in {"timeseries", "stat", "bargauge", "barchart"}, panel["title"]
-        for target in panel["targets"]:
-            names = {_base_metric(name) for name in _metric_names(target["expr"])}
-            assert names, (panel["title"], target["expr"])
-            assert names <= DASHBOARD_METRICS, (panel["title"], names - DASHBOARD_METRICS)
-            charted |= names
-    assert charted == DASHBOARD_METRICS
-    ids = [panel["id"] for panel in panels]
-    assert len(ids) == len(set(ids))
-
-
-def test_metric_name_extraction():
-    assert _metric_names(
-        'histogram_quantile(0.95, sum by (stage, le) (rate(foo_bucket{job="x"}[1m])))'
-    ) == {"foo_bucket"}
-    assert _metric_names('sum(up{job="wirewatch"}) + on (job) bar offset 5m') == {"up", "bar"}
+    dashboard_dir = _host_path("grafana", providers[0]["options"]["path"])
+    assert dashboard_dir == ROOT / "monitoring" / "grafana" / "dashboards"
+    assert (dashboard_dir / "wirewatch.json").exists()
+    home = services["grafana"]["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert _host_path("grafana", home) == dashboard_dir / "wirewatch.json"
 
 
 def test_the_image_builds_from_what_the_wheel_is_built_from():

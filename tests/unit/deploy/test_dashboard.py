@@ -95,7 +95,6 @@ variables = {variable["name"]: variable for variable in dashboard["templating"][
 def test_the_dashboard_is_identified_and_refreshes():
     assert dashboard["uid"] == "wirewatch" and dashboard["title"] == "wirewatch"
     assert dashboard["refresh"] == "10s"
-    assert "id" not in dashboard or dashboard["id"] is None  # Grafana gives its own
 
 
 def test_no_datasource_uid_but_the_variable():
@@ -109,9 +108,10 @@ def test_no_datasource_uid_but_the_variable():
     assert targets
     for title, target in targets:
         assert target.get("datasource") == DATASOURCE, title
+    # The dashboard's own uid aside, every uid is one of those datasource references.
     uids = {path for path, node in _walk(dashboard)
             if isinstance(node, dict) and "uid" in node and path}
-    assert uids == {path for path in refs.values() and uids if path.endswith(".datasource")}
+    assert uids == {f"{path}.datasource" for path in refs}
 
 
 def test_nothing_refers_to_an_import_input():
