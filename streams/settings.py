@@ -65,8 +65,19 @@ class Settings(BaseSettings):
         default="alerts.",
         description="An alert topic is this prefix followed by the watched topic's name.",
     )
-    topic_partitions: int = Field(default=6, ge=1, le=1000)
-    topic_replication_factor: int = Field(default=1, ge=1)
+    create_topics: bool = Field(
+        default=True,
+        description="Create missing topics at start. Off where topics are managed elsewhere: "
+                    "wirewatch then checks that they exist with the configured partitions, "
+                    "and says what is missing.")
+    topic_partitions: int = Field(
+        default=6, ge=1, le=1000,
+        description="Partitions of the topics wirewatch creates (how many workers can share "
+                    "the load).")
+    topic_replication_factor: int = Field(
+        default=1, ge=1,
+        description="Replicas of each partition of the topics wirewatch creates (at most the "
+                    "number of brokers; 3 is usual in production).")
 
     # Worker.
     app_id: str = Field(default="wirewatch", description="Faust app id = Kafka consumer group.")

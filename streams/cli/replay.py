@@ -18,6 +18,7 @@ from schemas import Dispatch
 from streams.cli.common import EXIT_FAILURE, fail, settings, stderr, usage_error
 from streams.clients.kafka import (
     BrokerConnectionError,
+    TopicsNotReady,
     ensure_topics,
     start_producer,
 )
@@ -114,7 +115,7 @@ async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
     try:
         await ensure_topics(settings, topics.names.all())
         producer = await start_producer(settings)
-    except BrokerConnectionError as exc:
+    except (BrokerConnectionError, TopicsNotReady) as exc:
         raise fail(str(exc)) from None
     began = time.monotonic()
     sent = await _send_all(producer, target, dispatches, pacing_delays(dispatches, rate, speed),

@@ -22,6 +22,7 @@ from streams.clients.dedup import SeenAlerts
 from streams.clients.kafka import (
     BrokerConnectionError,
     StartOffset,
+    TopicsNotReady,
     ensure_topics,
     start_consumer,
     start_group_consumer,
@@ -255,7 +256,7 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
         else:
             consumer = await start_group_consumer(
                 settings, wanted, group, reset="beginning" if start == "beginning" else "end")
-    except BrokerConnectionError as exc:
+    except (BrokerConnectionError, TopicsNotReady) as exc:
         raise fail(str(exc)) from None
     where = {"beginning": " from the beginning", "end": ""}.get(str(start), f" from {start}")
     stderr.print(f"listening on {', '.join(wanted)}"

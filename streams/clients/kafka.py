@@ -17,12 +17,19 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import (
     AuthenticationFailedError,
     AuthenticationMethodNotSupported,
+    ClusterAuthorizationFailedError,
     IllegalSaslStateError,
+    InvalidConfigurationError,
+    InvalidPartitionsError,
+    InvalidReplicationFactorError,
     KafkaConnectionError,
     KafkaError,
+    PolicyViolationError,
     SaslAuthenticationFailed,
     TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
     UnsupportedSaslMechanismError,
+    for_code,
 )
 from aiokafka.structs import ConsumerRecord
 
@@ -159,10 +166,60 @@ def broker_answers(settings: Settings) -> bool:
     return asyncio.run(_broker_answers(settings))
 
 
+class TopicsNotReady(RuntimeError):
+    """Topics wirewatch needs cannot be created, or (with topic creation off) are missing or
+    too small; the message names each and says what to do."""
+
+
+# What to do about a topic the broker would not create, by Kafka error code.
+_CREATION_HINTS = {
+    TopicAuthorizationFailedError.errno:
+        "this login may not create topics: grant it CREATE, or have the topics created "
+        "by whoever manages them and set WIREWATCH_CREATE_TOPICS=false",
+    ClusterAuthorizationFailedError.errno:
+        "this login may not create topics: grant it CREATE, or have the topics created "
+        "by whoever manages them and set WIREWATCH_CREATE_TOPICS=false",
+    InvalidReplicationFactorError.errno:
+        "set WIREWATCH_TOPIC_REPLICATION_FACTOR to at most the number of brokers",
+    InvalidPartitionsError.errno: "check WIREWATCH_TOPIC_PARTITIONS",
+    InvalidConfigurationError.errno:
+        "the broker refuses a topic setting: check WIREWATCH_MAX_MESSAGE_BYTES against the "
+        "broker's limits",
+    PolicyViolationError.errno: "the cluster's topic policy refuses it; ask its operators",
+}
+
+
+def _creation_problems(response: Any) -> dict[str, str]:
+    """The topics a CreateTopics response says were not created (an existing topic is
+    fine: another worker made it meanwhile), each with the broker's reason and a hint.
+    aiokafka returns these errors in the response instead of raising them."""
+    problems = {}
+    for entry in response.topic_errors:
+        topic, code = entry[0], entry[1]
+        message = entry[2] if len(entry) > 2 else None
+        if code in (0, TopicAlreadyExistsError.errno):
+            continue
+        name = for_code(code).message
+        hint = _CREATION_HINTS.get(code)
+        problems[topic] = (f"{name}{f' ({message})' if message else ''}"
+                           f"{f'; {hint}' if hint else ''}")
+    return problems
+
+
+def _create_command(settings: Settings, topic: str) -> str:
+    return (f"kafka-topics.sh --bootstrap-server {settings.bootstrap_servers} --create "
+            f"--topic {topic} --partitions {settings.topic_partitions} --replication-factor "
+            f"{settings.topic_replication_factor} --config "
+            f"max.message.bytes={settings.max_message_bytes}")
+
+
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
-    """Create the topics that do not exist yet, with the configured partitions and message
-    size limit; return those created. Existing topics are left as they are (a warning names
-    any with fewer partitions or a smaller message size limit)."""
+    """Create the topics that do not exist yet, with the configured partitions, replication
+    factor and message size limit; return those created. With topic creation off
+    (WIREWATCH_CREATE_TOPICS=false), only check that they exist with the configured
+    partitions. Raises `TopicsNotReady` naming every topic that cannot be created, or is
+    missing or too small. Existing topics are left as they are (a warning names any with a
+    smaller message size limit, or, when creating, fewer partitions)."""
     names = list(dict.fromkeys(names))
     admin = AIOKafkaAdminClient(**connection_options(settings))
     try:
@@ -173,29 +230,57 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     try:
         existing = set(await admin.list_topics())
         wanted = [name for name in names if name not in existing]
+        if wanted and not settings.create_topics:
+            raise TopicsNotReady(
+                f"topic creation is off (WIREWATCH_CREATE_TOPICS=false) and these topics are "
+                f"missing (or this login may not see them): {', '.join(wanted)}. Create them, "
+                "e.g.:\n" + "\n".join(_create_command(settings, t) for t in wanted))
         created = []
-        for name in wanted:
-            try:
-                await admin.create_topics([NewTopic(
-                    name=name,
-                    num_partitions=settings.topic_partitions,
-                    replication_factor=settings.topic_replication_factor,
-                    topic_configs={"max.message.bytes": str(settings.max_message_bytes)},
-                )])
-                created.append(name)
-            except TopicAlreadyExistsError:  # another worker created it meanwhile
-                pass
+        if wanted:
+            response = await admin.create_topics([NewTopic(
+                name=name,
+                num_partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                topic_configs={"max.message.bytes": str(settings.max_message_bytes)},
+            ) for name in wanted])
+            problems = _creation_problems(response)
+            if problems:
+                by_reason: dict[str, list[str]] = {}
+                for topic, why in problems.items():
+                    by_reason.setdefault(why, []).append(topic)
+                raise TopicsNotReady("; ".join(
+                    f"the broker did not create {', '.join(topics)}: {why}"
+                    for why, topics in by_reason.items()))
+            codes = {entry[0]: entry[1] for entry in response.topic_errors}
+            created = [name for name in wanted if codes.get(name, 0) == 0]
         await _wait_for_leaders(admin, created)
-        for description in await admin.describe_topics(sorted(existing & set(names))):
-            partitions = len(description.get("partitions", []))
-            if partitions < settings.topic_partitions:
-                logger.warning("topic %s has %d partitions, fewer than the %d configured: "
-                               "fewer workers can share it", description["topic"], partitions,
-                               settings.topic_partitions)
+        await _check_partitions(admin, settings, sorted(existing & set(names)))
         await _warn_about_message_limits(admin, settings, sorted(existing & set(names)))
         return created
     finally:
         await admin.close()
+
+
+async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings,
+                            topics: list[str]) -> None:
+    """Existing topics with fewer partitions than configured: fewer workers can share them.
+    A warning when wirewatch manages topics (it made them so, or a user did on purpose);
+    an error when topics are managed elsewhere, where the settings describe them."""
+    small = {}
+    for description in await admin.describe_topics(topics):
+        partitions = len(description.get("partitions", []))
+        if partitions < settings.topic_partitions:
+            small[description["topic"]] = partitions
+    if not small:
+        return
+    listing = ", ".join(f"{topic} ({count})" for topic, count in sorted(small.items()))
+    if not settings.create_topics:
+        raise TopicsNotReady(
+            f"these topics have fewer partitions than WIREWATCH_TOPIC_PARTITIONS="
+            f"{settings.topic_partitions}: {listing}. Add partitions, or set "
+            f"WIREWATCH_TOPIC_PARTITIONS={min(small.values())} to use them as they are.")
+    logger.warning("topics with fewer partitions than the %d configured (fewer workers can "
+                   "share them): %s", settings.topic_partitions, listing)
 
 
 async def _warn_about_message_limits(admin: AIOKafkaAdminClient, settings: Settings,

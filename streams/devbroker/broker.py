@@ -40,14 +40,22 @@ class SecureListener:
     `keystore_pem` holds the broker's unencrypted PKCS#8 private key ("BEGIN PRIVATE KEY")
     and its certificate chain. `users` log in with any of `SASL_MECHANISMS`; SCRAM users are
     written when the storage is formatted, so they are fixed for the life of a state folder.
+    `powerless_users` log in too but may do nothing (an authorizer is then on, which allows
+    everything to `users` and to the PLAINTEXT listeners): a login a cluster refuses to
+    create topics for, as in a shop that manages its topics.
     """
 
     port: int
     keystore_pem: Path
     users: Mapping[str, str] = field(repr=False)  # name -> password
+    powerless_users: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def logins(self) -> dict[str, str]:
+        return {**self.users, **self.powerless_users}
 
     def __post_init__(self) -> None:
-        bad = [name for name, password in self.users.items()
+        bad = [name for name, password in self.logins.items()
                if not name or not password or _UNQUOTABLE & set(name + password)]
         if not self.users or bad:
             raise BrokerError(f"SASL users need a non-empty name and password without any of "
@@ -138,8 +146,15 @@ def _secure_properties(secure: SecureListener) -> list[str]:
     """The SASL_SSL listener's TLS key and logins (inter-broker traffic stays PLAINTEXT)."""
     prefix = "listener.name.sasl_ssl"
     plain_users = " ".join(f'user_{name}="{password}"' for name, password in
-                           secure.users.items())
+                           secure.logins.items())
+    authorizer = [
+        "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+        # ANONYMOUS: the PLAINTEXT and controller listeners, the broker's own traffic.
+        "super.users=" + ";".join(f"User:{name}" for name in ["ANONYMOUS", *secure.users]),
+        "allow.everyone.if.no.acl.found=false",
+    ] if secure.powerless_users else []
     return [
+        *authorizer,
         f"{prefix}.ssl.keystore.type=PEM",
         # Kafka reads a PEM keystore file with an unencrypted key when no key password is set.
         f"{prefix}.ssl.keystore.location={secure.keystore_pem.resolve()}",
@@ -233,7 +248,7 @@ def _format_storage(paths: BrokerPaths, secure: SecureListener | None = None) ->
     # In KRaft, SCRAM credentials live in the metadata log: the first ones are written here.
     scram_users = [
         arg for mechanism in SASL_MECHANISMS if mechanism.startswith("SCRAM-")
-        for name, password in (secure.users.items() if secure else ())
+        for name, password in (secure.logins.items() if secure else ())
         for arg in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
     ]
     result = subprocess.run(

@@ -12,7 +12,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, TransportT
 from faust.types.auth import CredentialsT
 
-from streams.clients.kafka import connection_options, ensure_topics
+from streams.clients.kafka import TopicsNotReady, connection_options, ensure_topics
 from streams.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,12 @@ class WirewatchApp(faust.App):
         await super().on_start()
         # Before the consumer subscribes: Faust only declares internal topics, and an input
         # topic created later would leave the worker idle until the next rebalance.
-        created = await ensure_topics(self.wirewatch_settings, self.owned_topics)
+        try:
+            created = await ensure_topics(self.wirewatch_settings, self.owned_topics)
+        except TopicsNotReady as exc:
+            # Retrying cannot help: say what is wrong in one line and stop.
+            logger.error("cannot start: %s", exc)
+            raise SystemExit(1) from None
         if created:
             logger.info("created topics: %s", ", ".join(created))
         if self.warm_up is not None:

@@ -27,11 +27,12 @@ class Deployment:
     env: dict[str, str]
     settings: Settings
 
-    def run(self, *args: str, timeout: float = 120, stdin: bytes | None = None
-            ) -> subprocess.CompletedProcess[bytes]:
-        """Run a `wirewatch` CLI command against this deployment's topics."""
-        return subprocess.run([WIREWATCH, *args], env=self.env, input=stdin,
-                              capture_output=True, timeout=timeout, check=False)
+    def run(self, *args: str, timeout: float = 120, stdin: bytes | None = None,
+            env_extra: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        """Run a `wirewatch` CLI command against this deployment's topics (`env_extra`:
+        more `WIREWATCH_*` variables for this run only)."""
+        return subprocess.run([WIREWATCH, *args], env={**self.env, **(env_extra or {})},
+                              input=stdin, capture_output=True, timeout=timeout, check=False)
 
 
 def deployment_for(run_id: str, tmp: Path, **extra: str) -> Deployment:

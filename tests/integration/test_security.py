@@ -37,6 +37,8 @@ USER = "wirewatch"
 # Distinctive, so that finding it in a log or a page cannot be a coincidence.
 PASSWORD = "Pw-7f3c9e-never-shown"
 WRONG_PASSWORD = "Wrong-5b1d2a-not-it"
+# Logs in, may do nothing: the broker refuses it topic creation (and everything else).
+POWERLESS = ("visitor", "Visitor-2c8e41-pw")
 SEED_ID = "702952208b099811"
 WATCHED = watched_topics()
 # Generous: two cores, and other integration tests run at the same time.
@@ -50,13 +52,13 @@ class SecureBroker:
     tmp: Path
 
     def env(self, *, mechanism: str = "SCRAM-SHA-512", password: str = PASSWORD,
-            cafile: Path | None = None) -> dict[str, str]:
+            cafile: Path | None = None, user: str = USER) -> dict[str, str]:
         """`WIREWATCH_*` variables of a client of the SASL_SSL listener."""
         return {
             "WIREWATCH_BOOTSTRAP_SERVERS": f"127.0.0.1:{self.port}",
             "WIREWATCH_SECURITY_PROTOCOL": "SASL_SSL",
             "WIREWATCH_SASL_MECHANISM": mechanism,
-            "WIREWATCH_SASL_USERNAME": USER,
+            "WIREWATCH_SASL_USERNAME": user,
             "WIREWATCH_SASL_PASSWORD": password,
             "WIREWATCH_SSL_CAFILE": str(cafile or self.ca_pem),
         }
@@ -85,7 +87,8 @@ def secure_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBr
     settings = Settings(state_dir=tmp / "state", broker_port=free_port(),
                         controller_port=free_port(), broker_heap="512m")
     listener = localbroker.SecureListener(port=free_port(), keystore_pem=keystore,
-                                          users={USER: PASSWORD})
+                                          users={USER: PASSWORD},
+                                          powerless_users=dict([POWERLESS]))
     try:
         localbroker.start(settings, timeout=180, secure=listener)
         yield SecureBroker(port=listener.port, ca_pem=tmp / "ca.pem", tmp=tmp)
@@ -194,3 +197,31 @@ def test_a_broker_certificate_from_an_unknown_ca_fails_the_handshake_clearly(sec
     assert "TLS handshake with the Kafka broker" in stderr
     assert "CERTIFICATE_VERIFY_FAILED" in stderr
     assert "WIREWATCH_SSL_CAFILE" in stderr
+
+
+def test_a_worker_the_broker_refuses_topic_creation_says_so_at_once(secure_broker, tmp_path):
+    user, password = POWERLESS
+    deployment = secure_broker.deployment(**secure_broker.env(user=user, password=password))
+    began = time.monotonic()
+    result = subprocess.run([WIREWATCH, "worker", "-l", "info"], env=deployment.env,
+                            capture_output=True, timeout=FAIL_FAST_SECONDS * 3, check=False)
+    seconds = time.monotonic() - began
+    log = (result.stdout + result.stderr).decode(errors="replace")
+    assert result.returncode != 0, log[-3000:]
+    assert seconds < FAIL_FAST_SECONDS, f"exited only after {seconds:.0f}s"
+    [line] = [line for line in log.splitlines() if "cannot start:" in line]
+    assert f"the broker did not create {deployment.settings.topic_dispatches}" in line
+    assert "TOPIC_AUTHORIZATION_FAILED" in line
+    assert "WIREWATCH_CREATE_TOPICS=false" in line  # the way out, for managed topics
+    assert "Traceback" not in log
+
+
+def test_replay_as_a_login_refused_creation_fails_clearly(secure_broker):
+    user, password = POWERLESS
+    deployment = secure_broker.deployment(**secure_broker.env(user=user, password=password,
+                                                              mechanism="PLAIN"))
+    result = deployment.run("replay", timeout=60)
+    stderr = result.stderr.decode()
+    assert result.returncode == 1, stderr
+    assert "TOPIC_AUTHORIZATION_FAILED" in stderr and "may not create topics" in stderr
+    assert password not in stderr
