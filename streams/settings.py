@@ -102,6 +102,13 @@ class Settings(BaseSettings):
         default=20.0, ge=6, le=300,
         description="Seconds without heartbeat after which Kafka hands a worker's partitions "
                     "to the others (how long a crashed worker's partitions wait).")
+    stop_timeout: float = Field(
+        # Orchestrators kill after 10-30 s; Faust alone retries its last commit for as long as
+        # the broker is unreachable.
+        default=10.0, gt=0, le=300,
+        description="Seconds a worker told to stop (SIGTERM, Ctrl-C) has to commit and exit; "
+                    "past them it exits with status 1, saying what it could not commit (that "
+                    "is redelivered).")
     send_timeout: float = Field(
         # aiokafka's producer retries forever while the broker is unreachable.
         default=30.0, gt=0,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ from streams.clients.kafka import TopicsNotReady, connection_options, ensure_top
 from streams.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
+EXIT_STOP_TIMED_OUT = 1
 
 
 class IdempotentProducer(faust_aiokafka.Producer):
@@ -64,6 +67,27 @@ class WirewatchApp(faust.App):
         self.wirewatch_settings.state_dir.mkdir(parents=True, exist_ok=True)
         await super().on_first_start()
 
+    async def on_stop(self) -> None:
+        # The stop is bounded: a worker that cannot commit (broker unreachable) would
+        # otherwise retry until its orchestrator kills it, without a word.
+        deadline = threading.Timer(self.wirewatch_settings.stop_timeout, self._stop_overdue)
+        deadline.daemon = True
+        deadline.start()
+        try:
+            await super().on_stop()
+        finally:
+            deadline.cancel()
+
+    def _stop_overdue(self) -> None:
+        """Runs in a timer thread when the stop takes too long: one line, then exit."""
+        logger.error(
+            "stop timed out after %gs (WIREWATCH_STOP_TIMEOUT): could not commit %s; "
+            "those dispatches will be redelivered to the next worker (at least once)",
+            self.wirewatch_settings.stop_timeout, uncommitted_offsets(self))
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(EXIT_STOP_TIMED_OUT)
+
     async def on_start(self) -> None:
         await super().on_start()
         # Before the consumer subscribes: Faust only declares internal topics, and an input
@@ -78,6 +102,22 @@ class WirewatchApp(faust.App):
             logger.info("created topics: %s", ", ".join(created))
         if self.warm_up is not None:
             await self.warm_up()
+
+
+def uncommitted_offsets(app: faust.App) -> str:
+    """What the worker read but has not committed, per partition, for the log."""
+    consumer = app._consumer  # None before the consumer exists; never created here
+    if consumer is None:
+        return "nothing (no consumer yet)"
+    ranges = []
+    # Copies: the event loop thread may change these meanwhile.
+    committed = dict(getattr(consumer, "_committed_offset", {}))
+    for tp, read in sorted(dict(getattr(consumer, "_read_offset", {})).items()):
+        done = committed.get(tp)
+        if read is not None and (done is None or read >= done):
+            start = "the first offset (none committed yet)" if done is None else f"offset {done}"
+            ranges.append(f"{tp.topic}[{tp.partition}] from {start} to offset {read}")
+    return ", ".join(ranges) or "nothing read since the last commit"
 
 
 def broker_credentials(settings: Settings) -> CredentialsT | None:

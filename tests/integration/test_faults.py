@@ -364,3 +364,31 @@ def test_replay_says_how_far_it_got_when_the_broker_dies_and_that_much_is_kept(
     localbroker.start(private_broker)
     kept = read_to_end(settings, [settings.topic_dispatches])
     assert len(kept) >= written, "every dispatch replay reported as written is on the topic"
+
+
+def test_sigterm_with_the_broker_gone_exits_in_bounded_time_and_says_what_is_uncommitted(
+        private_broker, tmp_path):
+    deployment = deployment_for(uuid.uuid4().hex[:8], tmp_path, **FAULT_ENV,
+                                WIREWATCH_BOOTSTRAP_SERVERS=private_broker.bootstrap_servers,
+                                WIREWATCH_STOP_TIMEOUT="10")
+    feed = dispatch_feed(deployment.settings.app_id, 100)
+    produce(deployment.settings, feed)
+    worker = start_worker(deployment, tmp_path / "worker.log")
+    wait_until_enriched(deployment, worker, 20)
+    pid = localbroker.running_pid(localbroker.BrokerPaths.from_settings(private_broker))
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    time.sleep(3)  # the worker notices: its fetches and commits now fail
+    began = time.monotonic()
+    worker.process.send_signal(signal.SIGTERM)
+    try:
+        code = worker.process.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running 60 s after SIGTERM:\n{worker.log_text()[-3000:]}")
+    seconds = time.monotonic() - began
+    log = worker.log_text()
+    # 10 s, plus the interpreter's own exit; an orchestrator kills after 10-30 s.
+    assert seconds < 10 + 5, f"took {seconds:.1f}s to exit:\n{log[-3000:]}"
+    assert code != 0, "a stop that could not commit is not a clean exit"
+    [line] = [line for line in log.splitlines() if "could not commit" in line]
+    assert "redelivered" in line, line
