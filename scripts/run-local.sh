@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: broker, worker, seed replay, alerts printed as they arrive. Ctrl-C stops
 # everything this script started (a broker that was already running is left running).
+# With WIREWATCH_BOOTSTRAP_SERVERS set, it uses that Kafka cluster and starts no broker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 wirewatch=.venv/bin/wirewatch
@@ -8,6 +9,7 @@ state=${WIREWATCH_STATE_DIR:-.wirewatch}
 mkdir -p "$state"
 worker_log="$state/worker.log"
 subscribe_err="$state/subscribe.err"
+worker_ready_seconds=${WIREWATCH_RUN_WORKER_READY_SECONDS:-180}
 
 broker_started=0
 worker_pid=""
@@ -29,14 +31,32 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 0' INT TERM  # Ctrl-C is how a user ends the run: clean up, and it is no error
 
-if ! "$wirewatch" broker status >/dev/null 2>&1; then
-  broker_started=1
+if [[ -n "${WIREWATCH_BOOTSTRAP_SERVERS:-}" ]]; then
+  echo "using the Kafka cluster at $WIREWATCH_BOOTSTRAP_SERVERS (WIREWATCH_BOOTSTRAP_SERVERS);" \
+       "no local broker is started"
+else
+  if ! "$wirewatch" broker status >/dev/null 2>&1; then
+    broker_started=1
+  fi
+  "$wirewatch" broker start
 fi
-"$wirewatch" broker start
 
 echo "starting the worker (log: $worker_log)..."
 "$wirewatch" worker -l info >"$worker_log" 2>&1 &
 worker_pid=$!
+# Ready when its web port (metrics) answers (after the topics are made and the model is loaded);
+# a worker that stops first says why in its log.
+port=${WIREWATCH_WEB_PORT:-6066}
+for ((waited = 0; waited < worker_ready_seconds * 10; waited++)); do
+  if ! kill -0 "$worker_pid" 2>/dev/null; then
+    echo "the worker stopped; the end of its log ($worker_log):" >&2
+    tail -n 20 "$worker_log" >&2
+    worker_pid=""
+    exit 1
+  fi
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
 
 # Subscribe before replaying, and wait until the subscriber is positioned, so that no alert
 # produced by this run is missed (and none of an earlier run is shown).

@@ -287,7 +287,9 @@ def start(settings: Settings, timeout: float | None = None,
             raise BrokerError(
                 f"port {host}:{taken} is taken by another process, not by the broker this "
                 f"project started. Stop it (`ss -ltnp 'sport = :{taken}'` shows which) or set "
-                "WIREWATCH_BROKER_PORT / WIREWATCH_CONTROLLER_PORT to free ports."
+                "WIREWATCH_BROKER_PORT / WIREWATCH_CONTROLLER_PORT to free ports. If it is a "
+                "Kafka cluster wirewatch should use, set WIREWATCH_BOOTSTRAP_SERVERS to it: "
+                "`make run` then starts no broker."
             )
     java = _require_tool("java", "run the Kafka broker")
     resolve_jars(paths)

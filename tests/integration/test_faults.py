@@ -186,20 +186,6 @@ def test_second_worker_joining_and_leaving_loses_nothing(fault_deployment, tmp_p
     check_no_loss(result, allowed_duplicates=GRACEFUL_REBALANCE_DUPLICATES)
 
 
-@pytest.fixture
-def private_broker(tmp_path: Path) -> Iterator[Settings]:
-    """A broker of this test's own, so that killing it does not disturb other tests."""
-    port = free_port()
-    settings = Settings(state_dir=tmp_path / "broker-state", broker_port=port,
-                        controller_port=free_port(), broker_heap="512m",
-                        bootstrap_servers=f"127.0.0.1:{port}")
-    localbroker.start(settings)
-    try:
-        yield settings
-    finally:
-        localbroker.stop(settings)
-
-
 def test_broker_killed_and_restarted_mid_stream_loses_nothing(private_broker, tmp_path):
     deployment = deployment_for(uuid.uuid4().hex[:8], tmp_path, **FAULT_ENV,
                                 WIREWATCH_BOOTSTRAP_SERVERS=private_broker.bootstrap_servers)
