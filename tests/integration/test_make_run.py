@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -50,6 +51,11 @@ def test_make_run_uses_the_cluster_in_bootstrap_servers_and_starts_no_broker(
     assert f"using the Kafka cluster at {private_broker.bootstrap_servers}" in text
     assert "Kafka broker started" not in text
     assert not (tmp_path / "state" / "broker").exists(), "no local broker state either"
+    # What it printed is what the README shows (in any order: the topics are independent).
+    printed = re.findall(r"^\[.*\n  .*\n  why: .*\n  entities: .*$", text, re.MULTILINE)
+    example = (ROOT / "README.md").read_text(encoding="utf-8").split(
+        "<!-- generated:alert-example", 1)[1].split("```\n")[1]
+    assert sorted(printed) == sorted(example.strip().split("\n\n"))
     # The alerts are on the user's cluster, where any client reads them.
     alerts = asyncio.run(read_records(deployment.settings, [
         deployment.settings.alert_topic(topic) for topic in watched_topics()]))
