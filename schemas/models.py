@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
     StringConstraints,
-    field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 # A wire dispatch is a few thousand characters; a body far beyond this is a feed error
 # (a whole page, a binary blob) and would stall the NLP step, so it is rejected.
@@ -36,20 +43,124 @@ Position = Literal["headline", "lead", "body"]
 Salience = Literal["headline", "lead", "body"]
 
 
-def _no_control_chars(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise ValueError("must not contain control characters")
+# Rules on text, each stated once as a regex that the models check with Python's `re` and
+# that the exported JSON Schema carries as is, so that a producer validating against the
+# schema is refused exactly what the worker refuses. JSON Schema reads `pattern` as an
+# ECMA-262 regex (Python validators use `re`): these keep to what both read alike,
+# character classes of \uXXXX escapes: no \s or \d (Unicode in one, ASCII or another set
+# in the other), and no `$` alone, which `re` lets match before a final newline.
+#
+# The C0 and C1 controls and DEL: Unicode category Cc.
+CONTROL_CHARACTER = r"[\u0000-\u001f\u007f-\u009f]"
+# A character that shows: not a control, not Unicode White_Space, not a
+# Default_Ignorable_Code_Point (zero-width spaces and joiners, soft hyphen, bidi and
+# variation marks, fillers). Only the Basic Multilingual Plane's: an astral range is not
+# written alike in ECMA-262 and `re`, and the few astral ignorables are tags and musical
+# formatting that no wire text is made of alone.
+VISIBLE_CHARACTER = (
+    r"[^\u0000-\u0020\u007f-\u00a0\u00ad\u034f\u061c\u115f\u1160\u1680\u17b4\u17b5"
+    r"\u180b-\u180f\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\u3164\ufe00-\ufe0f"
+    r"\ufeff\uffa0\ufff0-\ufff8]"
+)
+# RFC 3339 `date-time` (JSON Schema's "format": "date-time"): a `T`, seconds, and an offset
+# or `Z`. The models refuse what pydantic alone would take (a space for the `T`, no seconds,
+# `+0530`, a Unix time, a number) and the schema states it as a pattern too, since many
+# validators treat "format" as an annotation only. Day-of-month and year 0 are left to the
+# date parser, and to the validators that check the format.
+RFC3339_DATE_TIME = (
+    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """A rule on a string, for `Annotated`: the model searches `regex` in the value, and the
+    JSON Schema says the same with `pattern` (when it must match) or `not: {pattern}`."""
+
+    regex: str
+    must_match: bool
+    message: str
+
+    def check(self, value: str) -> str:
+        if (re.search(self.regex, value) is not None) != self.must_match:
+            raise ValueError(self.message)
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        key = "pattern" if self.must_match else "not"
+        if key in json_schema:
+            raise TypeError(f"a string takes one {key!r} rule at most: {json_schema}")
+        json_schema[key] = self.regex if self.must_match else {"pattern": self.regex}
+        return json_schema
+
+
+NO_CONTROL_CHARACTERS = TextRule(CONTROL_CHARACTER, must_match=False,
+                                 message="must not contain control characters")
+VISIBLE_TEXT = TextRule(VISIBLE_CHARACTER, must_match=True,
+                        message="must contain visible text, not only whitespace or "
+                                "invisible characters")
+
+
+@dataclass(frozen=True)
+class Rfc3339:
+    """For `Annotated[AwareDatetime, ...]`: on the wire, a timestamp is an RFC 3339 string;
+    a number or any other spelling is refused (a `datetime` built in Python passes)."""
+
+    def check(self, value: object) -> object:
+        if isinstance(value, datetime):
+            return value
+        # fullmatch: the schema's `$` alone would let a final newline through (see above).
+        if isinstance(value, str) and re.fullmatch(RFC3339_DATE_TIME, value):
+            return value
+        raise ValueError("must be an RFC 3339 date-time string with a timezone, "
+                         "e.g. 2021-08-15T10:00:00+02:00")
+
+    def __get_pydantic_core_schema__(self, source: Any,
+                                     handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema,
+                                     handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = RFC3339_DATE_TIME
+        # `$` in Python's `re`, and so in Python validators, matches before a final newline.
+        json_schema["not"] = {"pattern": CONTROL_CHARACTER}
+        return json_schema
+
+
+def _json_integer(value: object) -> object:
+    """JSON Schema's integer: a number without a fractional part, 5 or 5.0 however large,
+    never "5" or true, which pydantic's lax mode would take."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
     return value
 
 
-DispatchId = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control_chars),
-]
+# Names and labels of a few words (an id, an agency, a city): some visible text, no control
+# characters, at most 200 characters as sent; stripped of surrounding whitespace once valid.
 ShortText = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+    str,
+    StringConstraints(min_length=1, max_length=200),
+    NO_CONTROL_CHARACTERS,
+    VISIBLE_TEXT,
+    AfterValidator(str.strip),
 ]
+# The Kafka key of a dispatch and of everything made from it.
+DispatchId = ShortText
+# Timestamps in messages: RFC 3339 strings with a timezone on the wire.
+Timestamp = Annotated[AwareDatetime, Rfc3339()]
+# Counts and character offsets.
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 
 
 class Message(BaseModel):
@@ -74,25 +185,20 @@ class Dispatch(Message):
     """One agency news item, as published to the input topic."""
 
     id: DispatchId = Field(description="Unique, stable id of the dispatch; the Kafka key.")
-    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")] = Field(
+    # No control characters: redundant with the pattern here, but a Python validator's `$`
+    # would let "fr\n" through.
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$"),
+                        NO_CONTROL_CHARACTERS] = Field(
         description="ISO 639 language code of the text, e.g. 'fr'."
     )
-    body: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS)] = Field(
-        description="Full text of the dispatch."
-    )
+    body: Annotated[str, StringConstraints(min_length=1, max_length=MAX_BODY_CHARS),
+                    VISIBLE_TEXT] = Field(description="Full text of the dispatch.")
     headline: Annotated[str, StringConstraints(max_length=MAX_HEADLINE_CHARS)] | None = None
     agency: ShortText | None = Field(default=None, description="e.g. AFP, Reuters.")
     dateline: Dateline | None = None
-    published_at: AwareDatetime | None = Field(
+    published_at: Timestamp | None = Field(
         default=None, description="When the agency published it, with a timezone."
     )
-
-    @field_validator("body")
-    @classmethod
-    def _body_has_text(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("body must contain text, not only whitespace")
-        return value
 
 
 class Entity(Message):
@@ -103,8 +209,9 @@ class Entity(Message):
     field: TextField = Field(default="body", description="Which text the offsets point into.")
     position: Position = Field(default="body",
                                description="Where it stands: headline, lead or the rest.")
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    start: JsonInt = Field(ge=0)
+    # The one rule of these models that JSON Schema cannot state: it compares two fields.
+    end: JsonInt = Field(ge=0, description="End of the mention (exclusive); more than start.")
     canonical: str | None = Field(default=None, description="Canonical name, when linked.")
     wikidata_id: str | None = Field(default=None, description="Wikidata QID, when linked.")
 
@@ -121,9 +228,9 @@ class EntitySummary(Message):
     name: str = Field(description="Canonical name when linked, else the commonest spelling.")
     label: EntityLabel
     wikidata_id: str | None = None
-    mentions: int = Field(ge=1)
-    in_headline: bool
-    in_lead: bool = Field(description="Named in the first paragraph of the body.")
+    mentions: JsonInt = Field(ge=1)
+    in_headline: StrictBool
+    in_lead: StrictBool = Field(description="Named in the first paragraph of the body.")
 
 
 class Evidence(Message):
@@ -133,19 +240,20 @@ class Evidence(Message):
     field: TextField = Field(default="body", description="Which text the offsets point into.")
     position: Position = Field(default="body",
                                description="Where it stands: headline, lead or the rest.")
-    start: int = Field(ge=0)
-    end: int = Field(ge=0)
+    start: JsonInt = Field(ge=0)
+    end: JsonInt = Field(ge=0)
     rule: str = Field(description="Name of the rule (pattern) that matched.")
     # JSON has no NaN or infinity: pydantic would write them as null, which no consumer
     # (this worker included) reads back as a number.
-    weight: float = Field(allow_inf_nan=False)
+    # Strict: a number, never the string "1.5" that lax mode would read as one.
+    weight: float = Field(allow_inf_nan=False, strict=True)
 
 
 class TopicMatch(Message):
     """A watched topic a dispatch belongs to, how strongly, and why."""
 
     topic: str
-    score: float = Field(ge=0.0, le=1.0)
+    score: float = Field(ge=0.0, le=1.0, strict=True)
     salience: Salience = Field(
         default="body",
         description="Where the topic stands as a subject: named in the headline, in the "
@@ -163,8 +271,8 @@ class EnrichedDispatch(Dispatch):
     topics: list[TopicMatch] = Field(
         description="Exactly the watched topics the dispatch belongs to and alerts on."
     )
-    received_at: AwareDatetime = Field(description="When the worker received the dispatch.")
-    enriched_at: AwareDatetime = Field(description="When enrichment and classification ended.")
+    received_at: Timestamp = Field(description="When the worker received the dispatch.")
+    enriched_at: Timestamp = Field(description="When enrichment and classification ended.")
 
 
 class Alert(Message):
@@ -172,22 +280,22 @@ class Alert(Message):
 
     alert_id: str = Field(description="Deterministic id from dispatch id and topic.")
     topic: str
-    score: float = Field(ge=0.0, le=1.0)
+    score: float = Field(ge=0.0, le=1.0, strict=True)
     salience: Salience = Field(
         default="body",
         description="Where the topic stands as a subject: headline, lead or body.")
     evidence: list[Evidence]
-    dispatch_id: str
+    dispatch_id: DispatchId
     headline: str | None = Field(
         description="The dispatch's headline, or its lead sentence when it has none."
     )
-    agency: str | None = None
+    agency: ShortText | None = None
     dateline: Dateline | None = None
-    published_at: AwareDatetime | None = None
+    published_at: Timestamp | None = None
     entities: list[EntitySummary] = Field(
         description="The most salient entities of the dispatch."
     )
-    alerted_at: AwareDatetime
+    alerted_at: Timestamp
 
 
 def alert_id_for(dispatch_id: str, topic: str) -> str:

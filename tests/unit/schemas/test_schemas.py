@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
-from schemas.export import EXPORTED_MODELS, render_schema, schema_path
+from schemas.export import EXPORTED_MODELS, render_schema, schema_id, schema_path
 from schemas.models import MAX_BODY_CHARS
 from seeds import SEED_FEED
 from seeds.build import render_feed
@@ -20,6 +20,14 @@ def test_exported_json_schema_is_current(model):
     assert path.exists(), f"{path} missing: run `make schemas`"
     assert path.read_text(encoding="utf-8") == render_schema(model), (
         f"{path} is stale: run `make schemas` and commit the result")
+
+
+def test_every_exported_schema_has_its_own_stable_id():
+    ids = [json.loads(schema_path(model).read_text(encoding="utf-8"))["$id"]
+           for model in EXPORTED_MODELS]
+    assert ids == [f"https://wirewatch.dev/schemas/{model.__name__}.schema.json"
+                   for model in EXPORTED_MODELS]
+    assert ids == [schema_id(model) for model in EXPORTED_MODELS]
 
 
 def test_seed_feed_is_current():
@@ -51,11 +59,16 @@ def test_unknown_fields_are_ignored_for_forward_compatibility():
     [
         ({"id": ""}, "id"),
         ({"id": "a\nb"}, "id"),
+        ({"id": "\u200b"}, "id"),  # nothing that shows
+        ({"agency": "AFP\u0007"}, "agency"),
+        ({"dateline": {"city": "Kaboul\n"}}, "dateline"),
         ({"language": "French"}, "language"),
         ({"body": "   \n "}, "body"),  # only whitespace
+        ({"body": "\u200b\u200c\ufeff"}, "body"),  # only zero-width characters
         ({"body": "x" * (MAX_BODY_CHARS + 1)}, "body"),
         ({"published_at": "2021-08-15T10:00:00"}, "published_at"),  # no timezone
         ({"published_at": "yesterday"}, "published_at"),
+        ({"published_at": 1629014400}, "published_at"),  # a Unix time, not RFC 3339
         ({"dateline": "Kaboul"}, "dateline"),
     ],
 )
