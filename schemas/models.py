@@ -28,6 +28,8 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 # (a whole page, a binary blob) and would stall the NLP step, so it is rejected.
 MAX_BODY_CHARS = 100_000
 MAX_HEADLINE_CHARS = 1_000
+# An alert carries the lead for display; a first paragraph is rarely over a few hundred.
+MAX_LEAD_CHARS = 2_000
 
 # Alert ids are UUIDv5 in this namespace over "<dispatch_id>/<topic>", so a replay or a
 # redelivery yields the same id and subscribers can deduplicate on it.
@@ -289,6 +291,10 @@ class Alert(Message):
     headline: str | None = Field(
         description="The dispatch's headline, or its lead sentence when it has none."
     )
+    lead: str | None = Field(
+        default=None, max_length=MAX_LEAD_CHARS,
+        description="The lead (first paragraph) of the body, as in the body: evidence in the "
+                    "body that ends within it points into it by the same offsets.")
     agency: ShortText | None = None
     dateline: Dateline | None = None
     published_at: Timestamp | None = None

@@ -7,8 +7,10 @@ bin=.venv/bin
 
 # kcat: a plain Kafka client reads the alerts; prometheus: a real server scrapes the worker,
 # and its promtool checks and unit-tests the alerting rules; amtool checks the Alertmanager
-# config that docker-compose ships.
-scripts/system-deps.sh kcat:kcat prometheus:prometheus prometheus:promtool prometheus-alertmanager:amtool
+# config that docker-compose ships; chromium: the real browser of the desk's page tests
+# (driven by Playwright through /usr/bin/chromium; Playwright downloads nothing).
+scripts/system-deps.sh kcat:kcat prometheus:prometheus prometheus:promtool \
+  prometheus-alertmanager:amtool chromium:chromium
 
 "$bin/ruff" check .
 "$bin/mypy"

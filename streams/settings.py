@@ -134,6 +134,27 @@ class Settings(BaseSettings):
         description="Largest message the wirewatch topics accept (max.message.bytes) and "
                     "its clients send or fetch.")
 
+    # The desk (`wirewatch desk`): alerts in the browser.
+    desk_host: str = Field(
+        default="127.0.0.1",
+        description="Address the desk serves its page on. Any address but a loopback one "
+                    "needs `WIREWATCH_DESK_TOKEN`.")
+    desk_port: int = Field(default=8080, ge=1, le=65535,
+                           description="Port the desk serves its page on.")
+    desk_token: SecretStr | None = Field(
+        default=None,
+        description="Access token of the desk: open it once as `/?token=...` (it then sets a "
+                    "cookie) or send `Authorization: Bearer ...`; other requests get 401.")
+    desk_alerts_held: int = Field(
+        default=200, ge=1, le=10_000,
+        description="Recent alerts the desk holds and shows on open, across all alert topics.")
+    desk_dispatches_held: int = Field(
+        default=2_000, ge=1, le=100_000,
+        description="Recent enriched dispatches the desk holds for the details view.")
+    desk_max_streams: int = Field(
+        default=200, ge=1, le=10_000,
+        description="Open live streams (browser tabs) the desk serves at once; more get 503.")
+
     # Local development broker (`wirewatch broker ...`).
     state_dir: Path = Field(
         default=Path(".wirewatch"),

@@ -8,11 +8,11 @@ from importlib import metadata
 import click
 
 # Each module registers its commands on the app; agents registers the worker's agent.
-from streams.cli import broker, enrich, evaluation, replay, subscribe
+from streams.cli import broker, desk, enrich, evaluation, replay, subscribe
 from streams.worker import agents
 from streams.worker.app import app
 
-__all__ = ["agents", "broker", "enrich", "evaluation", "main", "replay", "subscribe"]
+__all__ = ["agents", "broker", "desk", "enrich", "evaluation", "main", "replay", "subscribe"]
 
 
 WIREWATCH_HELP = """wirewatch: news-wire monitoring on Kafka.
@@ -25,6 +25,7 @@ classified into watched topics and fanned out to one alert topic per topic.
   wirewatch worker -l info    the stream processor (start several to share the load)
   wirewatch replay            publish the seed feed (or your own files)
   wirewatch subscribe         print alerts as they arrive
+  wirewatch desk              the alerts in the browser, live
 
 Every command has --help. Settings are WIREWATCH_* environment variables (see README).
 """

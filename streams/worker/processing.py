@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
-from schemas.models import utc_now
+from schemas.models import MAX_LEAD_CHARS, utc_now
 from streams.feeds.decode import (
     REASON_PROCESSING_ERROR,
     InvalidDispatch,
     decode_dispatch,
 )
+from streams.nlp.classify import lead_end
 
 if TYPE_CHECKING:
     from streams.nlp.enrich import Enricher
@@ -46,6 +47,7 @@ def build_alerts(enriched: EnrichedDispatch, alert_topics: Mapping[str, str],
                  top_entities_limit: int) -> list[AlertOut]:
     """One alert per watched topic the dispatch belongs to."""
     headline = enriched.headline or lead_sentence(enriched.body)
+    lead = enriched.body[:min(lead_end(enriched.body), MAX_LEAD_CHARS)].rstrip() or None
     entities = enriched.entity_summary[:top_entities_limit]
     alerted_at = utc_now()
     return [
@@ -59,6 +61,7 @@ def build_alerts(enriched: EnrichedDispatch, alert_topics: Mapping[str, str],
                 evidence=match.evidence,
                 dispatch_id=enriched.id,
                 headline=headline,
+                lead=lead,
                 agency=enriched.agency,
                 dateline=enriched.dateline,
                 published_at=enriched.published_at,

@@ -1,0 +1,66 @@
+"""Running `wirewatch desk` in tests: a real process on the real broker, on a free port."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.helpers import WIREWATCH, free_port
+from tests.helpers.deployment import Deployment
+
+
+@dataclass
+class DeskProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def health(url: str, token: str | None = None) -> dict | None:
+    """The desk's /healthz answer, or None while it does not answer 200."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(f"{url}/healthz", headers=headers),
+                                    timeout=2) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def start_desk(deployment: Deployment, log: Path, port: int | None = None,
+               **env: str) -> DeskProcess:
+    """Start `wirewatch desk` and wait until it has read back its history."""
+    port = port or free_port()
+    full_env = {**deployment.env, "WIREWATCH_DESK_PORT": str(port), **env}
+    with log.open("ab") as out:
+        process = subprocess.Popen([WIREWATCH, "desk"], env=full_env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    desk = DeskProcess(process, f"http://127.0.0.1:{port}", log)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the desk exited ({process.returncode}):\n{desk.log_text()}")
+        status = health(desk.url, env.get("WIREWATCH_DESK_TOKEN"))
+        if status and status.get("ready"):
+            return desk
+        time.sleep(0.2)
+    desk.stop()
+    raise AssertionError(f"the desk did not get ready in 90 s:\n{desk.log_text()[-3000:]}")
