@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: broker, worker, seed replay, alerts printed as they arrive. Ctrl-C stops
+# `make run`: broker, worker, desk, seed replay, alerts printed as they arrive. Ctrl-C stops
 # everything this script started (a broker that was already running is left running).
 # With WIREWATCH_BOOTSTRAP_SERVERS set, it uses that Kafka cluster and starts no broker.
 set -euo pipefail
@@ -9,16 +9,19 @@ state=${WIREWATCH_STATE_DIR:-.wirewatch}
 mkdir -p "$state"
 worker_log="$state/worker.log"
 subscribe_err="$state/subscribe.err"
+desk_log="$state/desk.log"
 worker_ready_seconds=180  # loading the model takes 10-20 s; a cold disk, more
 
 broker_started=0
 worker_pid=""
 subscribe_pid=""
+desk_pid=""
 
 cleanup() {
   trap - INT TERM EXIT
   echo
   [[ -n "$subscribe_pid" ]] && kill "$subscribe_pid" 2>/dev/null || true
+  [[ -n "$desk_pid" ]] && kill "$desk_pid" 2>/dev/null || true
   if [[ -n "$worker_pid" ]] && kill -0 "$worker_pid" 2>/dev/null; then
     echo "stopping the worker (pid $worker_pid)..."
     kill -TERM "$worker_pid" 2>/dev/null || true
@@ -55,6 +58,23 @@ for ((waited = 0; waited < worker_ready_seconds * 10; waited++)); do
     exit 1
   fi
   (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+  sleep 0.1
+done
+
+# The desk: the same alerts in the browser. Without it the run still goes on.
+"$wirewatch" desk >"$desk_log" 2>&1 &
+desk_pid=$!
+for _ in $(seq 1 300); do
+  if grep -q "^desk on " "$desk_log" 2>/dev/null; then
+    echo "$(grep -m1 "^desk on " "$desk_log" | sed 's/ (Ctrl-C to stop)//') (log: $desk_log)"
+    break
+  fi
+  if ! kill -0 "$desk_pid" 2>/dev/null; then
+    echo "the desk did not start (the alerts are still printed here):" >&2
+    tail -n 5 "$desk_log" >&2
+    desk_pid=""
+    break
+  fi
   sleep 0.1
 done
 

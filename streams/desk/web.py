@@ -37,6 +37,8 @@ MAX_ID_CHARS = 200
 # The page's filters, with the longest value each may take.
 PAGE_FILTERS = {"topic": 100, "entity": 200, "q": 500}
 KEEPALIVE_SECONDS = 15.0
+# Cards the page keeps drawn (older ones leave the page): its memory stays bounded.
+MAX_CARDS = 500
 STATIC_FILES = {"desk.js": "text/javascript", "desk.css": "text/css"}
 
 FEED: web.AppKey[DeskFeed] = web.AppKey("feed", DeskFeed)
@@ -145,7 +147,8 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 async def config(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     return web.json_response({"watched": request.app[WATCHED],
-                              "alerts_held": settings.desk_alerts_held})
+                              "alerts_held": settings.desk_alerts_held,
+                              "max_cards": MAX_CARDS})
 
 
 async def dispatch(request: web.Request) -> web.StreamResponse:
@@ -208,6 +211,10 @@ def _event(kind: str, data: str, event_id: str | None = None) -> bytes:
     return ("\n".join(lines) + "\n\n").encode()
 
 
+async def no_icon(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=204)  # browsers ask; an error would fill their console
+
+
 async def not_found(request: web.Request) -> web.StreamResponse:
     return problem(404, f"no such page: {request.path[:100]}")
 
@@ -222,6 +229,7 @@ def create_desk_app(settings: Settings, feed: DeskFeed,
     app.router.add_get("/api/dispatches/{dispatch_id:.+}", dispatch)
     app.router.add_get("/events", events)
     app.router.add_get("/healthz", health)
+    app.router.add_get("/favicon.ico", no_icon)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
 

@@ -27,8 +27,9 @@ def test_make_run_uses_the_cluster_in_bootstrap_servers_and_starts_no_broker(
         private_broker, tmp_path):
     # The user's cluster on a port of its own; the local broker's port stays free, so a
     # broker started by mistake would show there.
-    local_port = free_port()
+    local_port, desk_port = free_port(), free_port()
     deployment = deployment_for(uuid.uuid4().hex[:8], tmp_path,
+                                WIREWATCH_DESK_PORT=str(desk_port),
                                 WIREWATCH_BOOTSTRAP_SERVERS=private_broker.bootstrap_servers,
                                 WIREWATCH_BROKER_PORT=str(local_port),
                                 WIREWATCH_CONTROLLER_PORT=str(free_port()))
@@ -50,6 +51,7 @@ def test_make_run_uses_the_cluster_in_bootstrap_servers_and_starts_no_broker(
     assert "stopping the worker" in text, text[-3000:]
     assert f"using the Kafka cluster at {private_broker.bootstrap_servers}" in text
     assert "Kafka broker started" not in text
+    assert f"desk on http://127.0.0.1:{desk_port}/" in text, "it says where the desk is"
     assert not (tmp_path / "state" / "broker").exists(), "no local broker state either"
     # What it printed is what the README shows (in any order: the topics are independent).
     printed = re.findall(r"^\[.*\n  .*\n  why: .*\n  entities: .*$", text, re.MULTILINE)
