@@ -62,7 +62,7 @@ def _commands() -> dict:
                                   "eval-entities"])
 def test_every_option_of_a_command_is_in_its_readme_row(name):
     [row] = [line for line in README_TEXT.splitlines()
-             if line.startswith(f"| `wirewatch {name} ") or line == f"| `wirewatch {name}` |"]
+             if line.startswith((f"| `wirewatch {name} ", f"| `wirewatch {name}` |"))]
     options = [opt for param in _commands()[name].params for opt in param.opts
                if opt.startswith("--")]
     missing = [opt for opt in options if opt not in row]
