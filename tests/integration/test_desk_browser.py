@@ -264,6 +264,24 @@ def test_the_desk_shows_alerts_live_with_evidence_filters_details_and_survives_r
         assert len(ids) == len(set(ids)) == 6, "no duplicate"
         assert {a.alert_id for a in alerts_of(deployment)} == set(ids), "no gap"
         expect(page.locator("#count")).to_contain_text("6")
+
+        # A redelivered alert (same alert_id, as after a worker crash) shows once.
+        [redelivered] = [a for a in alerts_of(deployment) if a.dispatch_id == "desk-mali-1"]
+        send(deployment.settings, [(b"desk-mali-1", redelivered.model_dump_json().encode())],
+             topic=deployment.settings.alert_topic("withdrawal"))
+        page.wait_for_timeout(2000)
+        expect(cards(page)).to_have_count(6)
+
+        # The keyboard alone: j moves to a card, Enter opens it, Escape closes and returns.
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("j")
+        focused = page.evaluate("document.activeElement.dataset.alertId")
+        assert focused in ids
+        page.keyboard.press("Enter")
+        expect(page.locator("dialog#details")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.locator("dialog#details")).to_be_hidden()
+        assert page.evaluate("document.activeElement.dataset.alertId") == focused
     finally:
         desk.stop()
 
