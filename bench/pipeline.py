@@ -179,6 +179,7 @@ async def b1_loop(settings: Settings, enricher: Enricher, input_topic: str, pref
 
 def worker_env(prefix: str, input_topic: str, group: str, port: int) -> dict[str, str]:
     return {**os.environ, "OPENBLAS_NUM_THREADS": "1", "WIREWATCH_APP_ID": group,
+            "WIREWATCH_TOPIC_RAW": f"{prefix}.raw",
             "WIREWATCH_TOPIC_DISPATCHES": input_topic,
             "WIREWATCH_TOPIC_ENRICHED": f"{prefix}.enriched",
             "WIREWATCH_TOPIC_DEAD_LETTER": f"{prefix}.dlq",

@@ -40,6 +40,9 @@ EntityLabel = Literal["PER", "ORG", "LOC", "MISC"]
 TextField = Literal["headline", "body"]
 # Where a piece of text stands: the headline, the lead (first paragraph) or the rest.
 Position = Literal["headline", "lead", "body"]
+PubStatus = Literal["usable", "withheld", "canceled"]
+Signal = Literal["update", "correction"]
+Analysis = Literal["complete", "unsupported_language"]
 # Where a topic stands as a subject of a dispatch: named in the headline, in the lead, or
 # sustained through the body.
 Salience = Literal["headline", "lead", "body"]
@@ -201,6 +204,22 @@ class Dispatch(Message):
     published_at: Timestamp | None = Field(
         default=None, description="When the agency published it, with a timezone."
     )
+    # What the agencies' own formats carry (NewsML-G2, NewsML 1.2, ninjs); absent from
+    # dispatches sent as plain JSON, where the dispatch is its own story.
+    story_id: DispatchId | None = Field(
+        default=None,
+        description="The story this dispatch is a version of: the agency's guid without its "
+                    "version (NewsML-G2 guid, NewsML 1.2 PublicIdentifier, ninjs uri).")
+    version: JsonInt = Field(default=1, ge=1, description="Version of the story, from 1.")
+    urgency: JsonInt | None = Field(
+        default=None, ge=1, le=9, description="1 = flash ... 8: the agency's urgency.")
+    pub_status: PubStatus = Field(
+        default="usable", description="usable, withheld or canceled (a kill).")
+    signal: Signal | None = Field(
+        default=None, description="update or correction, when the agency says so.")
+    subjects: list[ShortText] = Field(
+        default_factory=list, max_length=200,
+        description="Subject codes or names the agency gave, when present.")
 
 
 class Entity(Message):
@@ -275,6 +294,11 @@ class EnrichedDispatch(Dispatch):
     )
     received_at: Timestamp = Field(description="When the worker received the dispatch.")
     enriched_at: Timestamp = Field(description="When enrichment and classification ended.")
+    analysis: Analysis = Field(
+        default="complete",
+        description="'complete', or 'unsupported_language': no NLP pipeline for the "
+                    "dispatch's language yet, so entities and topics were not computed "
+                    "(none is listed; it raises no alert).")
 
 
 class Alert(Message):

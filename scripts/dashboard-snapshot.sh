@@ -23,6 +23,7 @@ trap cleanup EXIT
 "$bin/wirewatch" broker start
 
 export WIREWATCH_APP_ID="wirewatch-snapshot-$$"
+export WIREWATCH_TOPIC_RAW="snapshot-$$.dispatches.raw"
 export WIREWATCH_TOPIC_DISPATCHES="snapshot-$$.dispatches"
 export WIREWATCH_TOPIC_ENRICHED="snapshot-$$.dispatches.enriched"
 export WIREWATCH_TOPIC_DEAD_LETTER="snapshot-$$.dispatches.dlq"

@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     # Topic names: the only place they are spelled.
     topic_dispatches: str = Field(default="dispatches",
                                   description="Input topic: the dispatches to process.")
+    topic_raw: str = Field(
+        default="dispatches.raw",
+        description="Agency documents as delivered (NewsML-G2, NewsML 1.2, ninjs, NITF); the "
+                    "worker turns each into dispatches on the input topic. A header "
+                    "`wirewatch.format` may name the format; otherwise it is recognised.")
     topic_enriched: str = Field(
         default="dispatches.enriched",
         description="Every processed dispatch, with its entities and watched topics.")

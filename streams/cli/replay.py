@@ -32,8 +32,10 @@ def default_feed() -> list[Path]:
     return [seeds.SEED_FEED]
 
 
-def _read_dispatches(paths: tuple[Path, ...]) -> tuple[list[Dispatch], list[FeedError]]:
-    """The valid dispatches of the feed, and the errors of the invalid items (reported)."""
+def _read_dispatches(paths: tuple[Path, ...]
+                     ) -> tuple[list[Dispatch], list[tuple[str, bytes]], list[FeedError]]:
+    """The valid dispatches of the feed, its agency documents (source, bytes), and the
+    errors of the invalid items (reported)."""
     try:
         items = list(read_feed(list(paths) or default_feed()))
     except FileNotFoundError as exc:
@@ -42,9 +44,10 @@ def _read_dispatches(paths: tuple[Path, ...]) -> tuple[list[Dispatch], list[Feed
     for error in errors:
         stderr.print(f"[yellow]skipped[/] {error}")
     dispatches = [item.dispatch for item in items if item.dispatch]
-    if not dispatches:
-        raise fail("the feed holds no valid dispatch")
-    return dispatches, errors
+    documents = [(item.source, item.document) for item in items if item.document is not None]
+    if not dispatches and not documents:
+        raise fail("the feed holds no valid dispatch and no agency document")
+    return dispatches, documents, errors
 
 
 async def _send_all(producer: AIOKafkaProducer, target: str, dispatches: list[Dispatch],
@@ -87,6 +90,26 @@ async def _send_all(producer: AIOKafkaProducer, target: str, dispatches: list[Di
             await asyncio.wait_for(producer.stop(), timeout=5)
 
 
+async def _send_documents(producer: AIOKafkaProducer, target: str,
+                          documents: list[tuple[str, bytes]], rate: float | None) -> int:
+    """Send agency documents as they are, keyed by file name, each acknowledged before the
+    next; return how many were sent."""
+    sent = 0
+    try:
+        for source, document in documents:
+            await asyncio.wait_for(
+                producer.send_and_wait(target, document,
+                                       key=Path(source).name.encode("utf-8")),
+                timeout=settings.send_timeout)
+            sent += 1
+            if rate:
+                await asyncio.sleep(1.0 / rate)
+    except (KafkaError, TimeoutError) as exc:
+        raise fail(f"the broker stopped taking agency documents ({exc!r}): {sent} of "
+                   f"{len(documents)} were written to {target}") from None
+    return sent
+
+
 @app.command(
     argument("paths", nargs=-1, type=Path),
     option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
@@ -102,15 +125,18 @@ async def _send_all(producer: AIOKafkaProducer, target: str, dispatches: list[Di
 )
 async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
                  speed: float | None, repeat: bool, topic: str | None) -> None:
-    """Publish a feed of dispatches to the input topic.
+    """Publish a feed of dispatches to the input topic, and agency documents to the raw
+    topic.
 
     PATHS are agency text files (with their 'date YYYY-MM City, Country | AGENCY | date - ...'
-    header), JSON lines of dispatches, or folders of them; default: the seed feed.
-    Invalid items are reported with file and line, and skipped; the exit status is then 1.
+    header), JSON lines of dispatches, agency documents as delivered (NewsML-G2 and NewsML
+    1.2 .xml, ninjs .json, NITF .xml: the worker reads them from the raw topic), or folders
+    of them; default: the seed feed. Invalid items are reported with file and line, and
+    skipped; the exit status is then 1.
     """
     if rate is not None and speed is not None:
         raise usage_error("replay", "--rate and --speed exclude each other: choose one")
-    dispatches, errors = _read_dispatches(paths)
+    dispatches, documents, errors = _read_dispatches(paths)
     target = topic or settings.topic_dispatches
     try:
         await ensure_topics(settings, topics.names.all())
@@ -118,9 +144,19 @@ async def replay(self: AppCommand, paths: tuple[Path, ...], rate: float | None,
     except (BrokerConnectionError, TopicsNotReady) as exc:
         raise fail(str(exc)) from None
     began = time.monotonic()
-    sent = await _send_all(producer, target, dispatches, pacing_delays(dispatches, rate, speed),
-                           repeat, rate)
-    stderr.print(f"replayed {sent} dispatch(es) to {target} in {time.monotonic() - began:.1f}s"
+    sent_documents = 0
+    if documents:
+        sent_documents = await _send_documents(producer, settings.topic_raw, documents, rate)
+    sent = 0
+    if dispatches:
+        sent = await _send_all(producer, target, dispatches,
+                               pacing_delays(dispatches, rate, speed), repeat, rate)
+    else:
+        await producer.stop()
+    done = [f"{sent} dispatch(es) to {target}" if dispatches else "",
+            f"{sent_documents} agency document(s) to {settings.topic_raw}" if documents else ""]
+    stderr.print(f"replayed {' and '.join(d for d in done if d)} in "
+                 f"{time.monotonic() - began:.1f}s"
                  + (f"; {len(errors)} invalid item(s) skipped" if errors else ""))
     if errors:
         raise SystemExit(EXIT_FAILURE)

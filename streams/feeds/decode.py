@@ -21,6 +21,11 @@ DEAD_LETTER_REASONS = (
     REASON_INVALID_DISPATCH,
     REASON_TOO_LARGE,
     REASON_PROCESSING_ERROR,
+    # Agency documents on the raw topic (streams.feeds.agency.REASONS, too_large aside).
+    "unsupported_format",
+    "invalid_document",
+    "unsafe_document",
+    "no_text",
 )
 # The largest raw message that can hold a valid dispatch; a larger one is rejected before
 # JSON parsing. Compact UTF-8 JSON of a dispatch fits (4 bytes per character at most, plus

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ _SENTENCE_END = tuple(".!?…:;»\"")
 HEADLINE_GUESS_MAX_CHARS = 200
 _SEQUENCE_PREFIX = re.compile(r"^\d+_")
 
-FEED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt")
+FEED_SUFFIXES = (".jsonl", ".ndjson", ".json", ".txt", ".xml")
 
 
 class FeedError(ValueError):
@@ -143,11 +144,14 @@ def parse_dispatch_json(raw: bytes | str, source: str = "<json>") -> Dispatch:
 
 @dataclass(frozen=True)
 class FeedItem:
-    """One item of a feed: a dispatch, or the error that kept a line from being one."""
+    """One item of a feed: a dispatch, an agency document (NewsML-G2, NewsML 1.2, ninjs,
+    NITF: for the raw topic, where the worker reads it), or the error that kept a line from
+    being a dispatch."""
 
     source: str
     dispatch: Dispatch | None = None
     error: FeedError | None = None
+    document: bytes | None = None
 
 
 def iter_feed_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -161,9 +165,26 @@ def iter_feed_files(paths: Iterable[Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"no such feed file or folder: {path}")
 
 
+def is_agency_document(path: Path) -> bool:
+    """An XML file, or a .json file holding one JSON object that is not a dispatch (ninjs,
+    say), rather than JSON lines of dispatches."""
+    if path.suffix == ".xml":
+        return True
+    if path.suffix != ".json":
+        return False
+    try:
+        document = json.loads(path.read_bytes())
+    except ValueError:
+        return False  # JSON lines (or broken JSON, reported line by line)
+    return isinstance(document, dict) and not {"id", "body"} <= document.keys()
+
+
 def read_feed(paths: Iterable[Path]) -> Iterator[FeedItem]:
     """Every item of the feed files, in order; bad items are yielded with their error."""
     for path in iter_feed_files(paths):
+        if is_agency_document(path):
+            yield FeedItem(str(path), document=path.read_bytes())
+            continue
         if path.suffix == ".txt":
             source = str(path)
             try:

@@ -48,6 +48,11 @@ class Enricher:
         return self.classifier.definitions
 
     @property
+    def languages(self) -> frozenset[str]:
+        """The languages analysed: the model's (the topic rules are written for it too)."""
+        return frozenset({str(self.nlp.lang)})
+
+    @property
     def topics(self) -> tuple[str, ...]:
         return self.classifier.topics
 
@@ -62,6 +67,24 @@ class Enricher:
 
         `observe(stage, seconds)` is called per dispatch for the "enrich" (entities) and
         "classify" stages, for metrics."""
+        # Only the pipeline's language is analysed: French rules and a French model on German
+        # text would make up entities and topics.
+        supported = [(d, r) for d, r in batch if d.language in self.languages]
+        unsupported = {id(d): self._not_analysed(d, r) for d, r in batch
+                       if d.language not in self.languages}
+        analysed = iter(self._analyse(supported, observe))
+        return [unsupported[id(d)] if id(d) in unsupported else next(analysed)
+                for d, _ in batch]
+
+    def _not_analysed(self, dispatch: Dispatch, received_at: datetime) -> EnrichedDispatch:
+        return EnrichedDispatch(**dispatch.model_dump(), entities=[], entity_summary=[],
+                                topics=[], received_at=received_at, enriched_at=utc_now(),
+                                analysis="unsupported_language")
+
+    def _analyse(
+        self, batch: Sequence[tuple[Dispatch, datetime]],
+        observe: Callable[[str, float], None] | None,
+    ) -> list[EnrichedDispatch]:
         texts: list[str] = []
         for dispatch, _ in batch:
             texts.append(dispatch.headline or "")

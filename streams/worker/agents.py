@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from typing import cast
@@ -25,16 +25,20 @@ from streams.worker.processing import (
     OutgoingRecord,
     OutputTopics,
     SourcePosition,
+    ingest_outcome,
     outcomes_for_messages,
 )
 
 logger = logging.getLogger(__name__)
 settings = app.wirewatch_settings
-_outputs = {t.get_topic_name(): t for t in (topics.enriched, topics.dead_letter,
-                                            *topics.alerts.values())}
+# Room for a dead letter's key and headers within the largest message the topics take.
+HEADROOM_BYTES = 64 * 1024
+_outputs = {t.get_topic_name(): t for t in (topics.dispatches, topics.enriched,
+                                            topics.dead_letter, *topics.alerts.values())}
 OUTPUTS = OutputTopics(enriched=topics.names.enriched, dead_letter=topics.names.dead_letter,
                        alerts=topics.names.alerts,
-                       top_entities_in_alert=settings.top_entities_in_alert)
+                       top_entities_in_alert=settings.top_entities_in_alert,
+                       max_dead_letter_value=settings.max_message_bytes - HEADROOM_BYTES)
 progress = metrics.PartitionProgress()
 # One thread runs the NLP: spaCy is not shared across threads, and one is what a worker has.
 _nlp_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wirewatch-nlp")
@@ -78,7 +82,14 @@ def _consumed(event: EventT) -> ConsumedMessage:
     return ConsumedMessage(message.key, message.value, SourcePosition(
         message.topic, message.partition, message.offset,
         int(message.timestamp * 1000) if message.timestamp else None,
-        message.timestamp_type or 0))
+        message.timestamp_type or 0), _headers(message.headers))
+
+
+def _headers(headers: object) -> tuple[tuple[str, bytes], ...]:
+    """Faust hands headers as a list of pairs or as a mapping: pairs, either way."""
+    if isinstance(headers, Mapping):
+        return tuple(headers.items())
+    return tuple(cast(Iterable[tuple[str, bytes]], headers or ()))
 
 
 def outcomes_for_events(events: Sequence[EventT]) -> list[Outcome]:
@@ -99,6 +110,8 @@ def _count(outcome: Outcome, message_timestamp: float | None) -> None:
         metrics.DEAD_LETTERS.labels(reason=outcome.dead_letter_reason).inc()
         return
     metrics.DISPATCHES_ENRICHED.inc()
+    if outcome.not_analysed_language is not None:
+        metrics.NOT_ANALYSED.labels(language=outcome.not_analysed_language).inc()
     published_at = time.time()
     for watched, score in outcome.alert_scores:
         metrics.ALERTS_PUBLISHED.labels(topic=watched).inc()
@@ -151,6 +164,29 @@ async def process_dispatches(stream: StreamT) -> AsyncIterator[None]:
     batches = cast(Stream, stream).take_events(settings.batch_size, within=settings.batch_within)
     async for events in batches:
         await finish_despite_cancellation(_handle_batch(loop, events))
+        yield None
+
+
+async def _ingest(loop: asyncio.AbstractEventLoop, event: EventT) -> None:
+    # Parsing a large document takes a while: off the event loop, like the NLP.
+    outcome = await loop.run_in_executor(
+        None, ingest_outcome, _consumed(event), topics.names.dispatches,
+        topics.names.dead_letter, OUTPUTS.max_dead_letter_value)
+    await _publish(outcome.records)
+    metrics.AGENCY_DOCUMENTS.labels(format=outcome.format).inc()
+    for reason in outcome.skipped:
+        metrics.AGENCY_ITEMS_SKIPPED.labels(reason=reason).inc()
+    if outcome.dead_letter_reason is not None:
+        metrics.DEAD_LETTERS.labels(reason=outcome.dead_letter_reason).inc()
+
+
+@app.agent(topics.raw, name="wirewatch.ingest_agency_documents")
+async def ingest_agency_documents(stream: StreamT) -> AsyncIterator[None]:
+    """agency document -> dispatches on the input topic (or a dead letter), one document at
+    a time (its offset is acknowledged once what it gave is published)."""
+    loop = asyncio.get_running_loop()
+    async for event in cast(Stream, stream).events():
+        await finish_despite_cancellation(_ingest(loop, event))
         yield None
 
 

@@ -18,6 +18,21 @@ DISPATCHES_ENRICHED = Counter(
     "wirewatch_dispatches_enriched_total",
     "Dispatches enriched, classified and published to the enriched topic.",
 )
+NOT_ANALYSED = Counter(
+    "wirewatch_dispatches_not_analysed_total",
+    "Dispatches published without entities and topics: no NLP pipeline for their language.",
+    ["language"],
+)
+AGENCY_DOCUMENTS = Counter(
+    "wirewatch_agency_documents_total",
+    "Agency documents read from the raw topic, by format (unknown when unrecognised).",
+    ["format"],
+)
+AGENCY_ITEMS_SKIPPED = Counter(
+    "wirewatch_agency_items_skipped_total",
+    "Items of agency documents that carry no text (pictures, packages), by reason.",
+    ["reason"],
+)
 DEAD_LETTERS = Counter(
     "wirewatch_dead_letters_total",
     "Messages sent to the dead-letter topic, by reason.",
@@ -64,7 +79,8 @@ SECONDS_SINCE_PROCESSED = Gauge(
 BUILD_INFO = Info("wirewatch_build", "Versions of the model, gazetteer and rules the worker runs.")
 
 STAGES = ("validate", "enrich", "classify", "publish")
-WIREWATCH_METRICS = (DISPATCHES_CONSUMED, DISPATCHES_ENRICHED, DEAD_LETTERS, ALERTS_PUBLISHED,
+WIREWATCH_METRICS = (DISPATCHES_CONSUMED, DISPATCHES_ENRICHED, NOT_ANALYSED, AGENCY_DOCUMENTS,
+                     AGENCY_ITEMS_SKIPPED, DEAD_LETTERS, ALERTS_PUBLISHED,
                      PROCESSING_SECONDS, STAGE_SECONDS, END_TO_END_SECONDS, ALERT_SCORE,
                      CONSUMER_LAG, SECONDS_SINCE_PROCESSED, BUILD_INFO)
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_LEAD_CHARS, utc_now
+from streams.feeds.agency import AgencyDocumentError, detect_format, parse_agency_document
 from streams.feeds.decode import (
     REASON_PROCESSING_ERROR,
     InvalidDispatch,
@@ -82,6 +83,8 @@ HEADER_OFFSET = "__connect.errors.offset"
 HEADER_EXCEPTION_CLASS = "__connect.errors.exception.class.name"
 HEADER_EXCEPTION_MESSAGE = "__connect.errors.exception.message"
 HEADER_REASON = "wirewatch.errors.reason"
+HEADER_VALUE_TRUNCATED = "wirewatch.errors.value-truncated"
+HEADER_ORIGINAL_SIZE = "wirewatch.errors.original-size"
 SPRING_TOPIC = "kafka_dlt-original-topic"  # UTF-8
 SPRING_PARTITION = "kafka_dlt-original-partition"  # 4-byte big-endian int
 SPRING_OFFSET = "kafka_dlt-original-offset"  # 8-byte big-endian long
@@ -125,9 +128,14 @@ def dead_letter_record(
     reason: str,
     exception_class: str,
     message: str,
+    max_value_bytes: int | None = None,
 ) -> OutgoingRecord:
     """The original key and value, unchanged, with headers saying where they came from and why
-    they were rejected, so that they can be inspected and replayed."""
+    they were rejected, so that they can be inspected and replayed.
+
+    A value over `max_value_bytes` (one that arrived compressed, far over what the topics
+    take uncompressed) keeps its first `max_value_bytes` only, with headers saying so and
+    its original size: a dead letter that cannot be published would stop the worker."""
     message = message[:MAX_HEADER_MESSAGE_CHARS]
     texts = [
         (HEADER_TOPIC, source.topic),
@@ -155,6 +163,10 @@ def dead_letter_record(
             (SPRING_TIMESTAMP_TYPE,
              TIMESTAMP_TYPES.get(source.timestamp_type, "CreateTime").encode()),
         ]
+    if value is not None and max_value_bytes is not None and len(value) > max_value_bytes:
+        headers += [(HEADER_VALUE_TRUNCATED, b"true"),
+                    (HEADER_ORIGINAL_SIZE, str(len(value)).encode())]
+        value = value[:max_value_bytes]
     return OutgoingRecord(
         kafka_topic=dead_letter_topic,
         key=key,
@@ -171,6 +183,7 @@ class OutputTopics:
     dead_letter: str
     alerts: Mapping[str, str]  # watched topic -> the Kafka topic of its alerts
     top_entities_in_alert: int
+    max_dead_letter_value: int | None = None  # bytes of a value a dead letter keeps
 
 
 def enriched_records(enriched: EnrichedDispatch, outputs: OutputTopics) -> list[OutgoingRecord]:
@@ -192,6 +205,7 @@ class ConsumedMessage:
     key: bytes | None
     value: bytes | None
     source: SourcePosition
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -201,18 +215,22 @@ class Outcome:
     records: list[OutgoingRecord]
     dead_letter_reason: str | None = None
     alert_scores: tuple[tuple[str, float], ...] = ()  # (watched topic, score) per alert
+    not_analysed_language: str | None = None  # a language without an NLP pipeline
 
 
 def _dead_letter(message: ConsumedMessage, outputs: OutputTopics, reason: str,
                  exception_class: str, text: str) -> Outcome:
     return Outcome([dead_letter_record(outputs.dead_letter, message.key, message.value,
-                                       message.source, reason, exception_class, text)], reason)
+                                       message.source, reason, exception_class, text,
+                                       outputs.max_dead_letter_value)], reason)
 
 
 def _enriched(enriched: EnrichedDispatch, outputs: OutputTopics) -> Outcome:
     return Outcome(
         enriched_records(enriched, outputs),
-        alert_scores=tuple((match.topic, match.score) for match in enriched.topics))
+        alert_scores=tuple((match.topic, match.score) for match in enriched.topics),
+        not_analysed_language=enriched.language
+        if enriched.analysis == "unsupported_language" else None)
 
 
 def outcomes_for_messages(messages: Sequence[ConsumedMessage], enricher: Enricher,
@@ -250,3 +268,46 @@ def outcomes_for_messages(messages: Sequence[ConsumedMessage], enricher: Enriche
                                                   REASON_PROCESSING_ERROR, type(exc).__name__,
                                                   str(exc) or repr(exc))
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+# The header a producer of the raw topic may name the document's format in.
+HEADER_FORMAT = "wirewatch.format"
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What one agency document gives: the dispatches to publish (or its dead letter), its
+    format, and the reasons of the items in it that carry no text."""
+
+    records: list[OutgoingRecord]
+    format: str  # "unknown" when it was not recognised
+    dead_letter_reason: str | None = None
+    skipped: tuple[str, ...] = ()
+
+
+def ingest_outcome(message: ConsumedMessage, dispatches_topic: str,
+                   dead_letter_topic: str, max_dead_letter_value: int | None = None
+                   ) -> IngestOutcome:
+    """An agency document from the raw topic as dispatches for the input topic, keyed by
+    story (so that the versions of a story stay in order on one partition), or as a dead
+    letter saying why it cannot be read."""
+    declared = next((value.decode("utf-8", "replace").strip()
+                     for name, value in message.headers if name == HEADER_FORMAT), None)
+    raw = message.value or b""
+    found = "unknown"
+    try:
+        found = detect_format(raw, declared)
+        dispatches, problems = parse_agency_document(raw, declared)
+    except AgencyDocumentError as exc:
+        return IngestOutcome([dead_letter_record(
+            dead_letter_topic, message.key, message.value, message.source, exc.reason,
+            type(exc).__name__, exc.message, max_dead_letter_value)], found, exc.reason)
+    for problem in problems:
+        logger.info("agency document at %s:%d@%d: item %s skipped: %s (%s)",
+                    message.source.topic, message.source.partition, message.source.offset,
+                    problem.item, problem.message, problem.reason)
+    records = [OutgoingRecord(kafka_topic=dispatches_topic,
+                              key=(dispatch.story_id or dispatch.id).encode("utf-8"),
+                              value=dispatch.to_json_bytes())
+               for dispatch in dispatches]
+    return IngestOutcome(records, found, skipped=tuple(p.reason for p in problems))

@@ -13,6 +13,7 @@ from streams.worker.app import app
 
 @dataclass(frozen=True)
 class TopicNames:
+    raw: str
     dispatches: str
     enriched: str
     dead_letter: str
@@ -22,6 +23,7 @@ class TopicNames:
     def from_settings(cls, settings: Settings, watched: tuple[str, ...] | None = None
                       ) -> TopicNames:
         return cls(
+            raw=settings.topic_raw,
             dispatches=settings.topic_dispatches,
             enriched=settings.topic_enriched,
             dead_letter=settings.topic_dead_letter,
@@ -29,12 +31,14 @@ class TopicNames:
         )
 
     def all(self) -> tuple[str, ...]:
-        return (self.dispatches, self.enriched, *self.alerts.values(), self.dead_letter)
+        return (self.raw, self.dispatches, self.enriched, *self.alerts.values(),
+                self.dead_letter)
 
 
 names = TopicNames.from_settings(app.wirewatch_settings)
 app.owned_topics = names.all()
 
+raw: TopicT = app.topic(names.raw, value_type=bytes)
 dispatches: TopicT = app.topic(names.dispatches, value_type=bytes)
 enriched: TopicT = app.topic(names.enriched, value_type=bytes)
 dead_letter: TopicT = app.topic(names.dead_letter, value_type=bytes)

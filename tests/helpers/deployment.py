@@ -40,6 +40,7 @@ def deployment_for(run_id: str, tmp: Path, **extra: str) -> Deployment:
     `WIREWATCH_*` variables (e.g. `WIREWATCH_BOOTSTRAP_SERVERS`)."""
     overrides = {
         "WIREWATCH_APP_ID": f"wirewatch-it-{run_id}",
+        "WIREWATCH_TOPIC_RAW": f"it-{run_id}.dispatches.raw",
         "WIREWATCH_TOPIC_DISPATCHES": f"it-{run_id}.dispatches",
         "WIREWATCH_TOPIC_ENRICHED": f"it-{run_id}.dispatches.enriched",
         "WIREWATCH_TOPIC_DEAD_LETTER": f"it-{run_id}.dispatches.dlq",

@@ -118,3 +118,12 @@ def test_missing_feed_path_is_a_clear_error(tmp_path):
 def test_text_file_that_is_not_utf8_is_reported(write):
     items = list(read_feed([write("001_x.txt", HEADER.encode() + b"\xff\xfe caf\xe9")]))
     assert items[0].error is not None and "not UTF-8" in str(items[0].error)
+
+
+def test_agency_documents_in_a_feed_are_kept_as_they_are_for_the_raw_topic(write):
+    xml = write("item.xml", "<newsItem/>")
+    ninjs = write("story.json", '{\n  "uri": "urn:x", "headline": "h"\n}\n')
+    lines = write("feed.json", '{"id": "a", "language": "fr", "body": "Texte."}\n')
+    items = list(read_feed([xml, ninjs, lines]))
+    assert [item.document for item in items] == [b"<newsItem/>", ninjs.read_bytes(), None]
+    assert items[2].dispatch is not None and items[2].dispatch.id == "a"

@@ -32,3 +32,21 @@ def test_batch_gives_the_same_result_as_one_by_one(enricher, seed_dispatch):
     single = [enricher.enrich(d, seed_dispatch.published_at) for d in (seed_dispatch, other)]
     assert [b.entities for b in batch] == [s.entities for s in single]
     assert [b.topics for b in batch] == [s.topics for s in single]
+
+
+def test_a_language_without_a_pipeline_is_not_analysed_by_the_french_one(enricher):
+    from datetime import UTC, datetime
+
+    from schemas import Dispatch
+
+    german = Dispatch(id="de-1", language="de", body="Die Bundeswehr zieht ihre Truppen aus "
+                      "Afghanistan ab, sagte Verteidigungsministerin Kramp-Karrenbauer.")
+    french = Dispatch(id="fr-1", language="fr", body="Les troupes allemandes se retirent "
+                      "d'Afghanistan, a annoncé Berlin.")
+    received = datetime(2021, 4, 14, tzinfo=UTC)
+    out = enricher.enrich_many([(german, received), (french, received)])
+    assert [o.id for o in out] == ["de-1", "fr-1"], "in order"
+    assert out[0].analysis == "unsupported_language"
+    assert (out[0].entities, out[0].topics, out[0].entity_summary) == ([], [], [])
+    assert out[0].body == german.body and out[0].language == "de"
+    assert out[1].analysis == "complete" and out[1].entities

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from schemas import Alert, EnrichedDispatch, alert_id_for
+from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_BODY_CHARS
 from streams.feeds.decode import InvalidDispatch, decode_dispatch
 from streams.nlp.rules import watched_topics
@@ -110,3 +110,50 @@ def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher
 def test_lead_sentence_stands_in_for_a_missing_headline():
     assert lead_sentence("Première phrase. Deuxième phrase.") == "Première phrase."
     assert lead_sentence("x" * 300, limit=50).endswith("…")
+
+
+def test_a_dead_letter_too_large_to_publish_keeps_its_start_and_says_so():
+    source = SourcePosition("dispatches.raw", 0, 7, None)
+    record = dead_letter_record("dlq", b"k", b"x" * 1000, source, "too_large", "E", "big",
+                                max_value_bytes=100)
+    headers = text_headers(record.headers)
+    assert record.value == b"x" * 100
+    assert headers["wirewatch.errors.value-truncated"] == "true"
+    assert headers["wirewatch.errors.original-size"] == "1000"
+    small = dead_letter_record("dlq", b"k", b"x" * 100, source, "too_large", "E", "big",
+                               max_value_bytes=100)
+    assert small.value == b"x" * 100 and "wirewatch.errors.value-truncated" not in dict(
+        small.headers)
+
+
+def test_an_agency_document_becomes_dispatches_keyed_by_story():
+    from streams.worker.processing import ConsumedMessage, ingest_outcome
+    from tests.helpers import SHARED
+
+    raw = (SHARED / "samples" / "agency-formats" / "newsml-g2" / "dpa_with_dateline.xml"
+           ).read_bytes()
+    message = ConsumedMessage(b"file.xml", raw, SourcePosition("dispatches.raw", 0, 3, None))
+    outcome = ingest_outcome(message, "dispatches", "dispatches.dlq")
+    [record] = outcome.records
+    dispatch = Dispatch.model_validate_json(record.value or b"")
+    assert (outcome.format, outcome.dead_letter_reason) == ("newsml-g2", None)
+    assert (record.kafka_topic, record.key) == ("dispatches", dispatch.story_id.encode())
+    assert (dispatch.version, dispatch.signal, dispatch.urgency, dispatch.language) == (
+        2, "update", 3, "de")
+
+
+def test_an_unreadable_agency_document_is_dead_lettered_with_its_reason():
+    from streams.feeds.agency import REASONS
+    from streams.feeds.decode import DEAD_LETTER_REASONS
+    from streams.worker.processing import HEADER_FORMAT, ConsumedMessage, ingest_outcome
+
+    assert set(REASONS) <= set(DEAD_LETTER_REASONS), "every reason labels the metric"
+    message = ConsumedMessage(b"k", b"<html><body>not news</body></html>",
+                              SourcePosition("dispatches.raw", 0, 4, None))
+    [letter] = ingest_outcome(message, "dispatches", "dispatches.dlq").records
+    assert letter.kafka_topic == "dispatches.dlq" and letter.value == message.value
+    assert text_headers(letter.headers)[HEADER_REASON] == "unsupported_format"
+    declared = ConsumedMessage(b"k", b"{}", SourcePosition("dispatches.raw", 0, 5, None),
+                               headers=((HEADER_FORMAT, b"ninjs"),))
+    outcome = ingest_outcome(declared, "dispatches", "dispatches.dlq")
+    assert outcome.format == "ninjs" and outcome.dead_letter_reason is not None
