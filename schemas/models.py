@@ -312,6 +312,12 @@ class Alert(Message):
         description="Where the topic stands as a subject: headline, lead or body.")
     evidence: list[Evidence]
     dispatch_id: DispatchId
+    story_id: DispatchId | None = Field(
+        default=None, description="The story the dispatch is a version of, when the agency "
+                                  "says (agency formats).")
+    version: JsonInt = Field(default=1, ge=1, description="The dispatch's version of it.")
+    urgency: JsonInt | None = Field(
+        default=None, ge=1, le=9, description="The agency's urgency: 1 = flash ... 8.")
     headline: str | None = Field(
         description="The dispatch's headline, or its lead sentence when it has none."
     )

@@ -66,8 +66,9 @@ def render_alert(alert: Alert) -> str:
     why = "; ".join(f"«{text}» ({rule}){f' ×{count}' if count > 1 else ''}"
                     for (text, rule), count in _distinct_evidence(alert)[:MAX_WHY])
     who = ", ".join(f"{e.name} ({e.label})" for e in alert.entities)
+    urgency = f", urgency {alert.urgency}" if alert.urgency is not None else ""
     return "\n".join([
-        f"[{alert.topic} {alert.score:.2f}, {WHERE[alert.salience]}] {source}",
+        f"[{alert.topic} {alert.score:.2f}, {WHERE[alert.salience]}{urgency}] {source}",
         f"  {alert.headline or ''}",
         f"  why: {why}",
         f"  entities: {who}",
@@ -156,16 +157,29 @@ class OffsetParam(click.ParamType):
             self.fail(f"{value!r} is not beginning, end, N or -N", param, ctx)
 
 
+def urgent_enough(value: bytes | None, min_urgency: int) -> bool:
+    """True for a message with an `urgency` of `min_urgency` or more urgent (a lower number)."""
+    try:
+        urgency = json.loads(value or b"null").get("urgency")
+    except (ValueError, AttributeError):
+        return False
+    return isinstance(urgency, int) and urgency <= min_urgency
+
+
 class Printer:
     """Writes records to stdout in the chosen form, skipping redelivered alerts."""
 
-    def __init__(self, *, as_json: bool, value_only: bool, keep_duplicates: bool) -> None:
+    def __init__(self, *, as_json: bool, value_only: bool, keep_duplicates: bool,
+                 min_urgency: int | None = None) -> None:
         self.as_json, self.value_only = as_json, value_only
         self.keep_duplicates = keep_duplicates
+        self.min_urgency = min_urgency
         self.seen = SeenAlerts()
 
     def print(self, record: ConsumerRecord) -> bool:
-        """Print `record` unless it is a redelivery; True when printed."""
+        """Print `record` unless it is a redelivery or filtered out; True when printed."""
+        if self.min_urgency is not None and not urgent_enough(record.value, self.min_urgency):
+            return False
         if not self.keep_duplicates and self.seen.is_duplicate(record.value):
             return False
         if self.value_only:
@@ -216,11 +230,15 @@ async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
            help="Exit after this many seconds (status 3 if --max was not reached)."),
     option("--keep-duplicates", is_flag=True, default=False,
            help="Also print alerts redelivered with an alert_id already printed."),
+    option("--min-urgency", type=click.IntRange(1, 9), default=None,
+           help="Only alerts at least this urgent: the agency's urgency N or lower (1 = "
+                "flash). Alerts without an urgency (plain JSON dispatches) are left out."),
 )
 async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffset | None,
                     from_beginning: bool, group: str | None, exit_at_end: bool,
                     as_json: bool, value_only: bool, max_messages: int | None,
-                    timeout: float | None, keep_duplicates: bool) -> None:
+                    timeout: float | None, keep_duplicates: bool,
+                    min_urgency: int | None) -> None:
     """Print messages of alert topics (default: all of them) as they arrive.
 
     NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
@@ -261,7 +279,8 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
     where = {"beginning": " from the beginning", "end": ""}.get(str(start), f" from {start}")
     stderr.print(f"listening on {', '.join(wanted)}"
                  f"{f' as group {group}' if group else where} (Ctrl-C to stop)")
-    printer = Printer(as_json=as_json, value_only=value_only, keep_duplicates=keep_duplicates)
+    printer = Printer(as_json=as_json, value_only=value_only, keep_duplicates=keep_duplicates,
+                      min_urgency=min_urgency)
     received = 0
     deadline = time.monotonic() + timeout if timeout else None
     ends: dict[TopicPartition, int] = {}

@@ -122,3 +122,25 @@ def test_usage_errors_exit_2_and_say_why(deployment, args, says):
     result = deployment.run("subscribe", *args)
     assert result.returncode == 2
     assert says in result.stderr.decode()
+
+
+def test_min_urgency_keeps_the_alerts_at_least_that_urgent(deployment):
+    from datetime import UTC, datetime
+
+    from schemas import Alert
+
+    topic = deployment.settings.alert_topic("withdrawal")
+    records = []
+    for urgency in (1, 3, 5, None):
+        alert = Alert(alert_id=f"urgency-{urgency}", topic="withdrawal", score=0.9,
+                      evidence=[], dispatch_id=f"u-{urgency}", headline="h", entities=[],
+                      urgency=urgency, alerted_at=datetime(2021, 8, 15, tzinfo=UTC))
+        records.append((alert.dispatch_id.encode(), alert.model_dump_json().encode(), []))
+    produce_to(deployment, topic, records)
+    printed = subscribe(deployment, "withdrawal", "-o", "beginning", "-e",
+                        "--min-urgency", "3")
+    assert [e["payload"]["urgency"] for e in printed] == [1, 3]
+    readable = deployment.run("subscribe", "withdrawal", "-o", "beginning", "-e",
+                              "--min-urgency", "1")
+    assert "urgency 1]" in readable.stdout.decode()
+    assert "urgency 3" not in readable.stdout.decode()
