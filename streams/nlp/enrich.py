@@ -36,6 +36,8 @@ class Enricher:
 
     def __init__(self, nlp: Language, definitions: Sequence[TopicDefinition]) -> None:
         self.nlp = nlp
+        # The languages analysed: the model's (the topic rules are written for it too).
+        self.languages = frozenset({str(nlp.lang)})
         self.classifier = TopicClassifier(definitions)
         self.gazetteer = gazetteer_index(nlp)
 
@@ -46,11 +48,6 @@ class Enricher:
     @property
     def definitions(self) -> tuple[TopicDefinition, ...]:
         return self.classifier.definitions
-
-    @property
-    def languages(self) -> frozenset[str]:
-        """The languages analysed: the model's (the topic rules are written for it too)."""
-        return frozenset({str(self.nlp.lang)})
 
     @property
     def topics(self) -> tuple[str, ...]:

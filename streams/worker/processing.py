@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
 from schemas.models import MAX_LEAD_CHARS, utc_now
-from streams.feeds.agency import AgencyDocumentError, detect_format, parse_agency_document
+from streams.feeds.agency import AgencyDocumentError, read_agency_document
 from streams.feeds.decode import (
     REASON_PROCESSING_ERROR,
     InvalidDispatch,
@@ -296,15 +296,14 @@ def ingest_outcome(message: ConsumedMessage, dispatches_topic: str,
     letter saying why it cannot be read."""
     declared = next((value.decode("utf-8", "replace").strip()
                      for name, value in message.headers if name == HEADER_FORMAT), None)
-    raw = message.value or b""
-    found = "unknown"
     try:
-        found = detect_format(raw, declared)
-        dispatches, problems = parse_agency_document(raw, declared)
+        document = read_agency_document(message.value or b"", declared)
     except AgencyDocumentError as exc:
         return IngestOutcome([dead_letter_record(
             dead_letter_topic, message.key, message.value, message.source, exc.reason,
-            type(exc).__name__, exc.message, max_dead_letter_value)], found, exc.reason)
+            type(exc).__name__, exc.message, max_dead_letter_value)], exc.format or "unknown",
+            exc.reason)
+    dispatches, problems = document.dispatches, document.problems
     for problem in problems:
         logger.info("agency document at %s:%d@%d: item %s skipped: %s (%s)",
                     message.source.topic, message.source.partition, message.source.offset,
@@ -313,4 +312,4 @@ def ingest_outcome(message: ConsumedMessage, dispatches_topic: str,
                               key=(dispatch.story_id or dispatch.id).encode("utf-8"),
                               value=dispatch.to_json_bytes())
                for dispatch in dispatches]
-    return IngestOutcome(records, found, skipped=tuple(p.reason for p in problems))
+    return IngestOutcome(records, document.format, skipped=tuple(p.reason for p in problems))

@@ -9,6 +9,8 @@ import signal
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import pytest
 from aiokafka.structs import ConsumerRecord
 
 from streams.clients.kafka import read_records
+from streams.devbroker import broker as localbroker
 from streams.settings import Settings
 from tests.helpers import WIREWATCH, free_port
 
@@ -63,14 +66,32 @@ class WorkerProcess:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM, then SIGKILL if it still runs `timeout` seconds later; its exit status."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+@contextmanager
+def private_broker(state_dir: Path) -> Iterator[Settings]:
+    """A broker of its own on free ports, so that killing it disturbs no other test."""
+    port = free_port()
+    settings = Settings(state_dir=state_dir, broker_port=port, controller_port=free_port(),
+                        broker_heap="512m", bootstrap_servers=f"127.0.0.1:{port}")
+    localbroker.start(settings)
+    try:
+        yield settings
+    finally:
+        localbroker.stop(settings)
 
 
 def start_worker(deployment: Deployment, log: Path) -> WorkerProcess:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import time
 import urllib.request
@@ -11,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.helpers import WIREWATCH, free_port
-from tests.helpers.deployment import Deployment
+from tests.helpers.deployment import Deployment, stop_process
 
 
 @dataclass
@@ -24,14 +23,7 @@ class DeskProcess:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return stop_process(self.process, timeout)
 
 
 def health(url: str, token: str | None = None) -> dict | None:

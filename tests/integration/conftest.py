@@ -10,10 +10,14 @@ from pathlib import Path
 import pytest
 
 from streams.clients.kafka import broker_answers
-from streams.devbroker import broker as localbroker
 from streams.settings import Settings
-from tests.helpers import free_port
-from tests.helpers.deployment import Deployment, WorkerProcess, deployment_for, start_worker
+from tests.helpers.deployment import (
+    Deployment,
+    WorkerProcess,
+    deployment_for,
+    start_worker,
+)
+from tests.helpers.deployment import private_broker as own_broker
 
 HERE = Path(__file__).resolve().parent
 
@@ -54,12 +58,5 @@ def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture
 def private_broker(tmp_path: Path) -> Iterator[Settings]:
     """A broker of this test's own, so that killing it does not disturb other tests."""
-    port = free_port()
-    settings = Settings(state_dir=tmp_path / "broker-state", broker_port=port,
-                        controller_port=free_port(), broker_heap="512m",
-                        bootstrap_servers=f"127.0.0.1:{port}")
-    localbroker.start(settings)
-    try:
+    with own_broker(tmp_path / "broker-state") as settings:
         yield settings
-    finally:
-        localbroker.stop(settings)

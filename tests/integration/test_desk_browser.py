@@ -24,7 +24,13 @@ from streams.devbroker import broker as localbroker
 from streams.settings import Settings
 from tests.helpers import ROOT, free_port
 from tests.helpers.accounting import produce
-from tests.helpers.deployment import Deployment, WorkerProcess, deployment_for, start_worker
+from tests.helpers.deployment import (
+    Deployment,
+    WorkerProcess,
+    deployment_for,
+    private_broker,
+    start_worker,
+)
 from tests.helpers.desk import start_desk
 
 CHROMIUM = "/usr/bin/chromium"
@@ -66,15 +72,8 @@ MALI = dispatch(
 @pytest.fixture(scope="module")
 def own_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     """A broker of this module's own: the test restarts it."""
-    port = free_port()
-    settings = Settings(state_dir=tmp_path_factory.mktemp("desk-broker"), broker_port=port,
-                        controller_port=free_port(), broker_heap="512m",
-                        bootstrap_servers=f"127.0.0.1:{port}")
-    localbroker.start(settings)
-    try:
+    with private_broker(tmp_path_factory.mktemp("desk-broker")) as settings:
         yield settings
-    finally:
-        localbroker.stop(settings)
 
 
 @pytest.fixture(scope="module")

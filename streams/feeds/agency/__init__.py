@@ -2,12 +2,14 @@
 digitalwires) turned into `Dispatch`es, or refused with a reason and a precise message.
 
 Every document is untrusted: it is refused by size before it is parsed, XML is read without
-DTDs, entities or network access and to a bounded depth, and HTML bodies by the standard
-library's HTML parser, which expands nothing. `parse_agency_document` raises nothing but
-`AgencyDocumentError`, whatever the bytes."""
+entities, external references or network access (a DOCTYPE may name its DTD, which is never
+loaded) and to a bounded depth, and HTML bodies by the standard library's HTML parser, which
+expands nothing. `read_agency_document` raises nothing but `AgencyDocumentError`, whatever
+the bytes."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from schemas import Dispatch
@@ -35,10 +37,12 @@ __all__ = [
     "MAX_DOCUMENT_BYTES",
     "MAX_XML_DEPTH",
     "REASONS",
+    "AgencyDocument",
     "AgencyDocumentError",
     "ItemProblem",
     "detect_format",
     "parse_agency_document",
+    "read_agency_document",
 ]
 
 FORMATS = ("newsml-g2", "newsml-1.2", "ninjs", "nitf", "dpa-digitalwires")
@@ -52,15 +56,24 @@ def detect_format(raw: bytes, declared: str | None = None) -> str:
     be one of `FORMATS`; else recognised from the content (the XML root element; for JSON,
     dpa's `format` marker, else ninjs with its `uri`). Raises `AgencyDocumentError`:
     unsupported_format; invalid_document for an empty document or JSON that does not parse;
-    unsafe_document for a DOCTYPE naming no format read here (a DTD is refused anyway)."""
+    unsafe_document for a DOCTYPE naming no format read here."""
     return _detect(raw, declared)[0]
 
 
-def parse_agency_document(raw: bytes, declared: str | None = None
-                          ) -> tuple[list[Dispatch], list[ItemProblem]]:
-    """The dispatches of an agency document, and the problems of those of its items that
-    yield none (a package or a picture beside a text in a newsMessage). A document that
-    yields no dispatch at all raises `AgencyDocumentError` with the reason."""
+@dataclass(frozen=True)
+class AgencyDocument:
+    """What an agency document holds: its format, its dispatches, and the problems of those
+    of its items that yield none (a package or a picture beside a text in a newsMessage)."""
+
+    format: str
+    dispatches: list[Dispatch]
+    problems: list[ItemProblem]
+
+
+def read_agency_document(raw: bytes, declared: str | None = None) -> AgencyDocument:
+    """An agency document read: recognised (or taken as `declared`) once, then parsed. A
+    document that yields no dispatch at all raises `AgencyDocumentError` with the reason
+    (and its `format` when it was recognised)."""
     if not isinstance(raw, bytes | bytearray | memoryview):
         raise AgencyDocumentError(INVALID_DOCUMENT, f"the document is a {type(raw).__name__}, "
                                                     f"not bytes")
@@ -69,12 +82,24 @@ def parse_agency_document(raw: bytes, declared: str | None = None
         raise AgencyDocumentError(TOO_LARGE, f"document of {len(raw)} bytes exceeds the limit "
                                              f"of {MAX_DOCUMENT_BYTES} bytes")
     format_name, document = _detect(raw, declared)
-    if format_name in _XML_FORMATS:
-        root = parse_xml(raw)
-        return _XML_FORMATS[format_name](root)
-    if document is None:
-        document = load_object(raw)
-    return _JSON_FORMATS[format_name](document)
+    try:
+        if format_name in _XML_FORMATS:
+            dispatches, problems = _XML_FORMATS[format_name](parse_xml(raw))
+        else:
+            dispatches, problems = _JSON_FORMATS[format_name](
+                document if document is not None else load_object(raw))
+    except AgencyDocumentError as error:
+        error.format = format_name
+        raise
+    return AgencyDocument(format_name, dispatches, problems)
+
+
+def parse_agency_document(raw: bytes, declared: str | None = None
+                          ) -> tuple[list[Dispatch], list[ItemProblem]]:
+    """The dispatches of an agency document and the problems of its items that yield none
+    (see `read_agency_document`)."""
+    document = read_agency_document(raw, declared)
+    return document.dispatches, document.problems
 
 
 def _detect(raw: bytes, declared: str | None) -> tuple[str, dict[str, Any] | None]:

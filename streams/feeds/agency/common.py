@@ -42,6 +42,8 @@ class AgencyDocumentError(ValueError):
         super().__init__(f"{reason}: {message}")
         self.reason = reason
         self.message = message
+        # The document's format, when it was recognised before the document was refused.
+        self.format: str | None = None
 
 
 @dataclass(frozen=True)
