@@ -195,6 +195,17 @@ def located(city: str | None, country: str | None) -> dict[str, str] | None:
     return dateline or None
 
 
+def text_unless_killed(read_body: Callable[[], str], pub_status: str) -> str:
+    """The body `read_body` gives; for a kill or a hold that carries none, "" (the dispatch
+    then stands for its headline: see `build_dispatch`)."""
+    try:
+        return read_body()
+    except AgencyDocumentError as error:
+        if error.reason == NO_TEXT and pub_status != "usable":
+            return ""
+        raise
+
+
 def build_dispatch(where: str, *, story_id: str | None, version: int | None, language: str,
                    body: str, headline: str | None = None, agency: str | None = None,
                    dateline: Mapping[str, str] | None = None,
@@ -202,7 +213,11 @@ def build_dispatch(where: str, *, story_id: str | None, version: int | None, lan
                    pub_status: str = "usable", signal: str | None = None,
                    subjects: list[str] | None = None) -> Dispatch:
     """The dispatch of one item, validated by the model; what the model refuses is an
-    invalid document, a body over its limit a too-large one, no body no text."""
+    invalid document, a body over its limit a too-large one, no body no text. A kill or a
+    hold need carry no text: it stands for its headline, or says what it is, so that it
+    reaches the worker and retracts the story's alerts."""
+    if not _VISIBLE.search(body) and pub_status != "usable":
+        body = headline if headline and _VISIBLE.search(headline) else f"({pub_status})"
     if not _VISIBLE.search(body):
         raise AgencyDocumentError(NO_TEXT, f"{where}: the body holds no text")
     if len(body) > MAX_BODY_CHARS:

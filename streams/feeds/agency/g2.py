@@ -24,6 +24,7 @@ from streams.feeds.agency.common import (
     pub_status_of,
     shown,
     signal_of,
+    text_unless_killed,
 )
 from streams.feeds.agency.text import element_text, html_text, plain_text
 from streams.feeds.agency.xmlsafe import (
@@ -90,12 +91,13 @@ def _item(element: Element, where: str) -> Dispatch:
     if (code_of(item_class) or "").lower() in NON_TEXT_CLASSES:
         raise AgencyDocumentError(NO_TEXT, f"{where}: itemClass {shown(item_class or '')} "
                                            f"is not text")
-    body = _body(element, where, item_class)
+    status = child(item_meta, "pubStatus")
+    pub_status = pub_status_of(attribute(status, "qcode") or attribute(status, "uri"), where)
+    body = text_unless_killed(lambda: _body(element, where, item_class), pub_status)
     guid = attribute(element, "guid")
     if guid is None:
         raise AgencyDocumentError(INVALID_DOCUMENT, f"{where}: no guid attribute")
     language = attribute(child(content_meta, "language"), "tag") or attribute(element, XML_LANG)
-    status = child(item_meta, "pubStatus")
     return build_dispatch(
         where,
         story_id=guid,
@@ -113,7 +115,7 @@ def _item(element: Element, where: str) -> Dispatch:
                                          "itemMeta/firstCreated", where)),
         urgency=parse_count(text_of(child(content_meta, "urgency")), "contentMeta/urgency",
                             where),
-        pub_status=pub_status_of(attribute(status, "qcode") or attribute(status, "uri"), where),
+        pub_status=pub_status,
         signal=signal_of(attribute(signal, "qcode") or attribute(signal, "uri")
                          for signal in (children(item_meta, "signal")
                                         if item_meta is not None else ())),

@@ -24,6 +24,7 @@ from streams.feeds.agency.common import (
     pub_status_of,
     shown,
     signal_of,
+    text_unless_killed,
 )
 from streams.feeds.agency.text import element_text, html_text, plain_text
 from streams.feeds.agency.xmlsafe import (
@@ -69,7 +70,9 @@ def parse_newsml12(root: Element) -> tuple[list[Dispatch], list[ItemProblem]]:
 
 def _item(item: Element, where: str, envelope_party: str | None,
           document_language: str | None) -> Dispatch:
-    body = _body(item, where)
+    management = child(item, "NewsManagement")
+    pub_status = pub_status_of(attribute(child(management, "Status"), "FormalName"), where)
+    body = text_unless_killed(lambda: _body(item, where), pub_status)
     identifier = child(item, "Identification", "NewsIdentifier")
     if identifier is None:
         raise AgencyDocumentError(INVALID_DOCUMENT,
@@ -89,7 +92,6 @@ def _item(item: Element, where: str, envelope_party: str | None,
             raise AgencyDocumentError(INVALID_DOCUMENT, f"{where}: neither a PublicIdentifier "
                                                         f"nor ProviderId, DateId and NewsItemId")
         story_id = "urn:newsml:" + ":".join(part for part in parts if part)
-    management = child(item, "NewsManagement")
     language = (attribute(first(item, "Language"), "FormalName") or item.get(XML_LANG)
                 or next((found.get(XML_LANG) for found in item.iter() if found.get(XML_LANG)),
                         None)
@@ -117,7 +119,7 @@ def _item(item: Element, where: str, envelope_party: str | None,
                                          "FirstCreated", where)),
         urgency=parse_count(attribute(child(management, "Urgency"), "FormalName"), "Urgency",
                             where),
-        pub_status=pub_status_of(attribute(child(management, "Status"), "FormalName"), where),
+        pub_status=pub_status,
         signal=signal_of(signals),
         subjects=clean_subjects(attribute(subject, "FormalName")
                                 for code in descendants(item, "SubjectCode")

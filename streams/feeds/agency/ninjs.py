@@ -20,6 +20,7 @@ from streams.feeds.agency.common import (
     pub_status_of,
     shown,
     signal_of,
+    text_unless_killed,
 )
 from streams.feeds.agency.jsondoc import field, item_string, objects, string
 from streams.feeds.agency.text import html_text, plain_text
@@ -40,7 +41,8 @@ def parse_ninjs(document: dict[str, Any]) -> tuple[list[Dispatch], list[ItemProb
     kind = string(document, where, "type")
     if kind and kind.lower() in NON_TEXT_TYPES:
         raise AgencyDocumentError(NO_TEXT, f"{where}: type {shown(kind, 40)} is not text")
-    body = _body(document, where)
+    pub_status = pub_status_of(string(document, where, "pubstatus", "pubStatus"), where)
+    body = text_unless_killed(lambda: _body(document, where), pub_status)
     if not uri:
         raise AgencyDocumentError(INVALID_DOCUMENT, f"{where}: no uri")
     _, signals = field(document, "signal", "signals")
@@ -60,7 +62,7 @@ def parse_ninjs(document: dict[str, Any]) -> tuple[list[Dispatch], list[ItemProb
                       or parse_timestamp(string(document, where, "firstcreated",
                                                 "firstCreated"), "firstcreated", where)),
         urgency=parse_count(field(document, "urgency")[1], "urgency", where),
-        pub_status=pub_status_of(string(document, where, "pubstatus", "pubStatus"), where),
+        pub_status=pub_status,
         signal=signal_of(value for value in (signals if isinstance(signals, list) else ())
                          if isinstance(value, str)),
         subjects=clean_subjects(_subjects(document, where)),

@@ -642,3 +642,29 @@ def test_json_samples_with_any_values_give_dispatches_or_the_error(name: str,
         key = data.draw(st.sampled_from([*sorted(target), "uri", "language", "version"]))
         target[key] = data.draw(json_values)
     outcome(json.dumps(document).encode())
+
+
+def test_a_kill_notice_without_text_stands_for_its_headline():
+    """Agencies send kills (canceled) and holds (withheld) with no body: they must still
+    reach the worker, to retract the story's alerts. A usable item without text does not."""
+    document = json.loads(sample("ninjs/ninjs2.1_dpa_text.json"))
+    del document["bodies"]
+    for status in ("canceled", "withheld"):
+        [dispatch], _ = parse_agency_document(
+            json.dumps({**document, "pubstatus": status}).encode())
+        assert dispatch.pub_status == status
+        assert dispatch.body == dispatch.headline and dispatch.body
+    with pytest.raises(AgencyDocumentError) as caught:
+        parse_agency_document(json.dumps(document).encode())
+    assert caught.value.reason == "no_text"
+    no_headline = {k: v for k, v in document.items() if k != "headlines"}
+    [dispatch], _ = parse_agency_document(
+        json.dumps({**no_headline, "pubstatus": "canceled"}).encode())
+    assert dispatch.body == "(canceled)"
+    # A NewsML-G2 kill without any content, too.
+    g2 = replaced("newsml-g2/dpa_eil.xml", ('qcode="stat:usable"', 'qcode="stat:canceled"'))
+    g2_text = g2.decode("utf-8")
+    start, end = g2_text.index("<contentSet"), g2_text.index("</contentSet>")
+    [killed], _ = parse_agency_document(
+        (g2_text[:start] + g2_text[end + len("</contentSet>"):]).encode("utf-8"))
+    assert killed.pub_status == "canceled" and killed.body == killed.headline
