@@ -2,6 +2,7 @@
 
 from schemas.models import (
     Alert,
+    AlertStatus,
     Dateline,
     Dispatch,
     EnrichedDispatch,
@@ -14,6 +15,7 @@ from schemas.models import (
 
 __all__ = [
     "Alert",
+    "AlertStatus",
     "Dateline",
     "Dispatch",
     "EnrichedDispatch",

@@ -43,6 +43,7 @@ Position = Literal["headline", "lead", "body"]
 PubStatus = Literal["usable", "withheld", "canceled"]
 Signal = Literal["update", "correction"]
 Analysis = Literal["complete", "unsupported_language"]
+AlertStatus = Literal["new", "updated", "retracted"]
 # Where a topic stands as a subject of a dispatch: named in the headline, in the lead, or
 # sustained through the body.
 Salience = Literal["headline", "lead", "body"]
@@ -302,9 +303,25 @@ class EnrichedDispatch(Dispatch):
 
 
 class Alert(Message):
-    """What a subscriber of `alerts.<topic>` receives: one per dispatch and topic."""
+    """What a subscriber of `alerts.<topic>` receives: one alert per story and watched topic,
+    published again (a new revision) each time a later version of the story changes it.
+    The alert topics are compacted and keyed by `alert_id`: read from the beginning, they
+    hold the latest revision of every alert."""
 
-    alert_id: str = Field(description="Deterministic id from dispatch id and topic.")
+    alert_id: str = Field(
+        description="UUIDv5 of story and watched topic (a dispatch without a story id is its "
+                    "own story): the same for every revision of the alert, and its Kafka key.")
+    revision: JsonInt = Field(
+        default=1, ge=1,
+        description="1 for the first alert on the story, then 2, 3, ... for each version "
+                    "that changes it. (alert_id, revision) names one publication: a copy "
+                    "with both equal is a redelivery.")
+    status: AlertStatus = Field(
+        default="new",
+        description="'new' (revision 1); 'updated' (a later version still on the topic: "
+                    "its headline, score and evidence); 'retracted' (a later version no "
+                    "longer on the topic, or the agency killed or withheld the story; score "
+                    "0 and no evidence).")
     topic: str
     score: float = Field(ge=0.0, le=1.0, strict=True)
     salience: Salience = Field(
@@ -315,9 +332,13 @@ class Alert(Message):
     story_id: DispatchId | None = Field(
         default=None, description="The story the dispatch is a version of, when the agency "
                                   "says (agency formats).")
-    version: JsonInt = Field(default=1, ge=1, description="The dispatch's version of it.")
+    version: JsonInt = Field(default=1, ge=1,
+                             description="The version of the story this revision shows.")
     urgency: JsonInt | None = Field(
         default=None, ge=1, le=9, description="The agency's urgency: 1 = flash ... 8.")
+    pub_status: PubStatus = Field(
+        default="usable", description="The version's publication status: a retraction by a "
+                                      "kill says canceled (or withheld).")
     headline: str | None = Field(
         description="The dispatch's headline, or its lead sentence when it has none."
     )
@@ -334,9 +355,10 @@ class Alert(Message):
     alerted_at: Timestamp
 
 
-def alert_id_for(dispatch_id: str, topic: str) -> str:
-    """The deterministic alert id of a dispatch on a topic."""
-    return str(uuid.uuid5(ALERT_ID_NAMESPACE, f"{dispatch_id}/{topic}"))
+def alert_id_for(story: str, topic: str) -> str:
+    """The deterministic id of a story's alert on a topic (for a dispatch without a story
+    id, `story` is the dispatch id)."""
+    return str(uuid.uuid5(ALERT_ID_NAMESPACE, f"{story}/{topic}"))
 
 
 def utc_now() -> datetime:

@@ -53,7 +53,7 @@ def seed_alerts() -> list[str]:
     from streams.feeds.reader import read_feed
     from streams.nlp.enrich import Enricher
     from streams.settings import Settings
-    from streams.worker.processing import build_alerts
+    from streams.worker.stories import follow_story
 
     settings = Settings()
     enricher = Enricher.from_settings(settings.spacy_model)
@@ -61,9 +61,8 @@ def seed_alerts() -> list[str]:
     for item in read_feed([SEED_FEED]):
         assert item.dispatch is not None, item.error
         enriched = enricher.enrich(item.dispatch)
-        topics = {match.topic: match.topic for match in enriched.topics}
-        rendered += [render_alert(out.alert) for out in
-                     build_alerts(enriched, topics, settings.top_entities_in_alert)]
+        rendered += [render_alert(alert) for alert in
+                     follow_story(None, enriched, settings.top_entities_in_alert).alerts]
     return rendered
 
 

@@ -247,6 +247,17 @@ class Settings(BaseSettings):
         """The Kafka topic that carries the alerts of a watched topic."""
         return f"{self.alert_topic_prefix}{watched}"
 
+    @property
+    def story_changelog_topic(self) -> str:
+        """The compacted changelog of the worker's story states (streams.worker.story_store),
+        named as Faust names a table's."""
+        return f"{self.app_id}-stories-changelog"
+
+    def is_compacted(self, topic: str) -> bool:
+        """Topics that keep the latest record per key: the alert topics (keyed by alert id,
+        the latest revision of each alert) and the story table's changelog."""
+        return topic.startswith(self.alert_topic_prefix) or topic == self.story_changelog_topic
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -206,11 +206,20 @@ def _creation_problems(response: Any) -> dict[str, str]:
     return problems
 
 
+def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
+    """The configuration wirewatch creates a topic with."""
+    configs = {"max.message.bytes": str(settings.max_message_bytes)}
+    if settings.is_compacted(topic):
+        configs["cleanup.policy"] = "compact"
+    return configs
+
+
 def _create_command(settings: Settings, topic: str) -> str:
+    configs = " ".join(f"--config {name}={value}"
+                       for name, value in topic_configs(settings, topic).items())
     return (f"kafka-topics.sh --bootstrap-server {settings.bootstrap_servers} --create "
             f"--topic {topic} --partitions {settings.topic_partitions} --replication-factor "
-            f"{settings.topic_replication_factor} --config "
-            f"max.message.bytes={settings.max_message_bytes}")
+            f"{settings.topic_replication_factor} {configs}")
 
 
 async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
@@ -219,7 +228,8 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
     (WIREWATCH_CREATE_TOPICS=false), only check that they exist with the configured
     partitions. Raises `TopicsNotReady` naming every topic that cannot be created, or is
     missing or too small. Existing topics are left as they are (a warning names any with a
-    smaller message size limit, or, when creating, fewer partitions)."""
+    smaller message size limit, or not compacted where wirewatch compacts, or, when
+    creating, fewer partitions)."""
     names = list(dict.fromkeys(names))
     admin = AIOKafkaAdminClient(**connection_options(settings))
     try:
@@ -241,7 +251,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
                 name=name,
                 num_partitions=settings.topic_partitions,
                 replication_factor=settings.topic_replication_factor,
-                topic_configs={"max.message.bytes": str(settings.max_message_bytes)},
+                topic_configs=topic_configs(settings, name),
             ) for name in wanted])
             problems = _creation_problems(response)
             if problems:
@@ -255,7 +265,7 @@ async def ensure_topics(settings: Settings, names: Iterable[str]) -> list[str]:
             created = [name for name in wanted if codes.get(name, 0) == 0]
         await _wait_for_leaders(admin, created)
         await _check_partitions(admin, settings, sorted(existing & set(names)))
-        await _warn_about_message_limits(admin, settings, sorted(existing & set(names)))
+        await _warn_about_configs(admin, settings, sorted(existing & set(names)))
         return created
     finally:
         await admin.close()
@@ -283,27 +293,36 @@ async def _check_partitions(admin: AIOKafkaAdminClient, settings: Settings,
                    "share them): %s", settings.topic_partitions, listing)
 
 
-async def _warn_about_message_limits(admin: AIOKafkaAdminClient, settings: Settings,
-                                     topics: list[str]) -> None:
-    """Name the existing topics that take smaller messages than the settings say (topics
-    made before the limit was a setting, or by hand): there, an oversized dispatch is refused
-    to its producer instead of reaching the dead-letter topic with its reason."""
+async def _warn_about_configs(admin: AIOKafkaAdminClient, settings: Settings,
+                              topics: list[str]) -> None:
+    """Name the existing topics whose configuration falls short of what wirewatch creates:
+    - a smaller message limit (topics made before it was a setting, or by hand): there, an
+      oversized dispatch is refused to its producer instead of reaching the dead-letter topic;
+    - not compacted where wirewatch compacts (alert topics made by an older release): there,
+      a subscriber reading from the beginning gets every revision, and old alerts expire."""
     if not topics:
         return
     try:
         responses = await admin.describe_configs([
-            ConfigResource(ConfigResourceType.TOPIC, topic, {"max.message.bytes": None})
+            ConfigResource(ConfigResourceType.TOPIC, topic,
+                           {"max.message.bytes": None, "cleanup.policy": None})
             for topic in topics])
     except KafkaError as exc:  # e.g. no DescribeConfigs permission: not worth failing for
-        logger.debug("could not read the topics' max.message.bytes: %r", exc)
+        logger.debug("could not read the topics' configuration: %r", exc)
         return
     small: dict[str, int] = {}
+    not_compacted: list[str] = []
     for response in responses:
         for resource in response.to_object()["resources"]:
+            topic = resource["resource_name"]
             for entry in resource["config_entries"]:
-                if entry["config_names"] == "max.message.bytes" and entry["config_value"] \
-                        and int(entry["config_value"]) < settings.max_message_bytes:
-                    small[resource["resource_name"]] = int(entry["config_value"])
+                name, value = entry["config_names"], entry["config_value"]
+                if name == "max.message.bytes" and value \
+                        and int(value) < settings.max_message_bytes:
+                    small[topic] = int(value)
+                if name == "cleanup.policy" and settings.is_compacted(topic) \
+                        and "compact" not in (value or "").split(","):
+                    not_compacted.append(topic)
     if small:
         logger.warning(
             "%s take(s) messages of at most %s bytes, fewer than WIREWATCH_MAX_MESSAGE_BYTES="
@@ -312,6 +331,12 @@ async def _warn_about_message_limits(admin: AIOKafkaAdminClient, settings: Setti
             "--entity-name TOPIC --add-config max.message.bytes=%d",
             ", ".join(sorted(small)), "/".join(sorted({str(n) for n in small.values()})),
             settings.max_message_bytes, settings.max_message_bytes)
+    if not_compacted:
+        logger.warning(
+            "topics not compacted: %s. There, a subscriber reading from the beginning gets every "
+            "revision of each alert, not the latest one, and old alerts expire. Compact each "
+            "with: kafka-configs --alter --entity-type topics --entity-name TOPIC "
+            "--add-config cleanup.policy=compact", ", ".join(sorted(not_compacted)))
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str],

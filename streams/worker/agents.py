@@ -8,12 +8,13 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast, get_args
 
 from aiokafka.errors import KafkaError
 from faust import Stream
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
+from schemas import AlertStatus
 from streams.feeds.decode import DEAD_LETTER_REASONS
 from streams.nlp.enrich import Enricher
 from streams.nlp.gazetteer_files import load_gazetteer
@@ -25,9 +26,13 @@ from streams.worker.processing import (
     OutgoingRecord,
     OutputTopics,
     SourcePosition,
+    StoryOutcome,
     ingest_outcome,
     outcomes_for_messages,
+    story_outcome,
 )
+from streams.worker.stories import story_of
+from streams.worker.story_store import StoryStore
 
 logger = logging.getLogger(__name__)
 settings = app.wirewatch_settings
@@ -38,8 +43,21 @@ _outputs = {t.get_topic_name(): t for t in (topics.dispatches, topics.enriched,
 OUTPUTS = OutputTopics(enriched=topics.names.enriched, dead_letter=topics.names.dead_letter,
                        alerts=topics.names.alerts,
                        top_entities_in_alert=settings.top_entities_in_alert,
-                       max_dead_letter_value=settings.max_message_bytes - HEADROOM_BYTES)
+                       max_dead_letter_value=settings.max_message_bytes - HEADROOM_BYTES,
+                       rekey_to=topics.names.dispatches)
 progress = metrics.PartitionProgress()
+stories = StoryStore(settings)
+
+
+@app.on_partitions_revoked.connect
+async def forget_revoked_stories(sender: Any, /, *args: Any, signal: Any = None,
+                                 **kwargs: Any) -> None:
+    """Another worker may own these partitions next, and change their stories. Faust sends
+    the revoked partitions as the signal's one argument."""
+    revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
+    stories.forget(tp.partition for tp in revoked if tp.topic == topics.names.dispatches)
+
+
 # One thread runs the NLP: spaCy is not shared across threads, and one is what a worker has.
 _nlp_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wirewatch-nlp")
 
@@ -60,7 +78,8 @@ def enricher() -> Enricher:
 for _reason in DEAD_LETTER_REASONS:  # export every series at 0 rather than absent
     metrics.DEAD_LETTERS.labels(reason=_reason)
 for _watched in topics.names.alerts:
-    metrics.ALERTS_PUBLISHED.labels(topic=_watched)
+    for _status in get_args(AlertStatus):
+        metrics.ALERTS_PUBLISHED.labels(topic=_watched, status=_status)
 for _stage in metrics.STAGES:
     metrics.STAGE_SECONDS.labels(stage=_stage)
 
@@ -98,26 +117,56 @@ def outcomes_for_events(events: Sequence[EventT]) -> list[Outcome]:
                                  OUTPUTS, observe=_observe_stage)
 
 
-async def _publish(records: list[OutgoingRecord]) -> None:
-    for record in records:
-        await _outputs[record.kafka_topic].send(
-            key=record.key, value=record.value, headers=list(record.headers)
-        )
+async def _publish(records: list[OutgoingRecord]) -> list[Awaitable[object]]:
+    """Hand `records` to the producer, in order; what each send gives, to await its
+    delivery."""
+    return [await _outputs[record.kafka_topic].send(
+        key=record.key, value=record.value, headers=list(record.headers))
+        for record in records]
 
 
-def _count(outcome: Outcome, message_timestamp: float | None) -> None:
+def _count(outcome: Outcome, story: StoryOutcome | None,
+           message_timestamp: float | None) -> None:
     if outcome.dead_letter_reason is not None:
         metrics.DEAD_LETTERS.labels(reason=outcome.dead_letter_reason).inc()
+        return
+    if outcome.rekeyed:
+        metrics.DISPATCHES_REKEYED.inc()
         return
     metrics.DISPATCHES_ENRICHED.inc()
     if outcome.not_analysed_language is not None:
         metrics.NOT_ANALYSED.labels(language=outcome.not_analysed_language).inc()
     published_at = time.time()
-    for watched, score in outcome.alert_scores:
-        metrics.ALERTS_PUBLISHED.labels(topic=watched).inc()
-        metrics.ALERT_SCORE.labels(topic=watched).observe(score)
+    for alert in story.alerts if story is not None else ():
+        metrics.ALERTS_PUBLISHED.labels(topic=alert.topic, status=alert.status).inc()
+        if alert.status != "retracted":
+            metrics.ALERT_SCORE.labels(topic=alert.topic).observe(alert.score)
         if message_timestamp:
             metrics.END_TO_END_SECONDS.observe(max(published_at - message_timestamp, 0.0))
+
+
+async def _publish_with_story(event: EventT, outcome: Outcome) -> StoryOutcome | None:
+    """Publish what an event gives; for an enriched dispatch, with the alerts its story's
+    state gives, then remember the new state. Each event in turn, so that two versions of a
+    story in one batch see each other.
+
+    The state is written once its alerts are delivered: a crash at any point then leaves a
+    state that the redelivered versions turn into the same alerts, with the same revisions
+    (never a revision skipped because the state moved on without it)."""
+    if outcome.enriched is None:
+        await _publish(outcome.records)
+        return None
+    key = story_of(outcome.enriched).encode("utf-8")
+    partition = event.message.partition
+    states = await stories.states(partition)
+    story = story_outcome(outcome.enriched, states.get(key), OUTPUTS)
+    sent = await _publish(outcome.records + story.records)
+    if story.state is not None:
+        if story.records:
+            await asyncio.gather(*sent[len(outcome.records):])
+        states[key] = story.state
+        await topics.story_changelog.send(key=key, value=story.state, partition=partition)
+    return story
 
 
 async def _handle_batch(loop: asyncio.AbstractEventLoop, events: Sequence[EventT]) -> None:
@@ -128,9 +177,9 @@ async def _handle_batch(loop: asyncio.AbstractEventLoop, events: Sequence[EventT
     outcomes = await loop.run_in_executor(_nlp_thread, outcomes_for_events, events)
     for event, outcome in zip(events, outcomes, strict=True):
         publish_began = time.perf_counter()
-        await _publish(outcome.records)
+        story = await _publish_with_story(event, outcome)
         _observe_stage("publish", time.perf_counter() - publish_began)
-        _count(outcome, event.message.timestamp)
+        _count(outcome, story, event.message.timestamp)
         progress.processed(event.message.partition, event.message.offset, time.time())
     per_message = (time.perf_counter() - began) / len(events)
     for _ in events:

@@ -18,6 +18,11 @@ DISPATCHES_ENRICHED = Counter(
     "wirewatch_dispatches_enriched_total",
     "Dispatches enriched, classified and published to the enriched topic.",
 )
+DISPATCHES_REKEYED = Counter(
+    "wirewatch_dispatches_rekeyed_total",
+    "Dispatches of an agency story sent back to the input topic keyed by their story id "
+    "(their producer keyed them otherwise): the versions of a story must share a partition.",
+)
 NOT_ANALYSED = Counter(
     "wirewatch_dispatches_not_analysed_total",
     "Dispatches published without entities and topics: no NLP pipeline for their language.",
@@ -40,8 +45,8 @@ DEAD_LETTERS = Counter(
 )
 ALERTS_PUBLISHED = Counter(
     "wirewatch_alerts_published_total",
-    "Alerts published, by watched topic.",
-    ["topic"],
+    "Alert revisions published, by watched topic and status (new, updated, retracted).",
+    ["topic", "status"],
 )
 PROCESSING_SECONDS = Histogram(
     "wirewatch_processing_seconds",
@@ -61,7 +66,7 @@ END_TO_END_SECONDS = Histogram(
 )
 ALERT_SCORE = Histogram(
     "wirewatch_alert_score",
-    "Scores of the alerts published, by watched topic.",
+    "Scores of the alerts published new or updated, by watched topic.",
     ["topic"],
     buckets=(0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
 )
@@ -79,8 +84,8 @@ SECONDS_SINCE_PROCESSED = Gauge(
 BUILD_INFO = Info("wirewatch_build", "Versions of the model, gazetteer and rules the worker runs.")
 
 STAGES = ("validate", "enrich", "classify", "publish")
-WIREWATCH_METRICS = (DISPATCHES_CONSUMED, DISPATCHES_ENRICHED, NOT_ANALYSED, AGENCY_DOCUMENTS,
-                     AGENCY_ITEMS_SKIPPED, DEAD_LETTERS, ALERTS_PUBLISHED,
+WIREWATCH_METRICS = (DISPATCHES_CONSUMED, DISPATCHES_ENRICHED, DISPATCHES_REKEYED, NOT_ANALYSED,
+                     AGENCY_DOCUMENTS, AGENCY_ITEMS_SKIPPED, DEAD_LETTERS, ALERTS_PUBLISHED,
                      PROCESSING_SECONDS, STAGE_SECONDS, END_TO_END_SECONDS, ALERT_SCORE,
                      CONSUMER_LAG, SECONDS_SINCE_PROCESSED, BUILD_INFO)
 

@@ -1,6 +1,7 @@
 """What the worker does with a batch of consumed messages, without Kafka: decode each into a
 Dispatch (or a dead-letter reason), enrich the valid ones, and turn each enriched dispatch
-into its records (enriched dispatch, alerts). The agent only moves bytes in and out."""
+into its records (the enriched dispatch, then the alerts its story's state gives; see
+`streams.worker.stories`). The agent only moves bytes and story states in and out."""
 
 from __future__ import annotations
 
@@ -11,71 +12,20 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from schemas import Alert, Dispatch, EnrichedDispatch, alert_id_for
-from schemas.models import MAX_LEAD_CHARS, utc_now
+from schemas import Alert, Dispatch, EnrichedDispatch
+from schemas.models import utc_now
 from streams.feeds.agency import AgencyDocumentError, read_agency_document
 from streams.feeds.decode import (
     REASON_PROCESSING_ERROR,
     InvalidDispatch,
     decode_dispatch,
 )
-from streams.nlp.classify import lead_end
+from streams.worker.stories import StoryState, decode_state, encode_state, follow_story
 
 if TYPE_CHECKING:
     from streams.nlp.enrich import Enricher
 
 logger = logging.getLogger(__name__)
-
-def lead_sentence(body: str, limit: int = 200) -> str:
-    """The first sentence of the body, cut at `limit` characters: a headline stand-in."""
-    paragraph = body.strip().split("\n", 1)[0]
-    for end in (". ", "! ", "? "):
-        cut = paragraph.find(end)
-        if 0 < cut < limit:
-            return paragraph[: cut + 1]
-    return paragraph if len(paragraph) <= limit else paragraph[: limit - 1].rstrip() + "…"
-
-
-@dataclass(frozen=True)
-class AlertOut:
-    """An alert and the Kafka topic it goes to."""
-
-    kafka_topic: str
-    alert: Alert
-
-
-def build_alerts(enriched: EnrichedDispatch, alert_topics: Mapping[str, str],
-                 top_entities_limit: int) -> list[AlertOut]:
-    """One alert per watched topic the dispatch belongs to."""
-    headline = enriched.headline or lead_sentence(enriched.body)
-    lead = enriched.body[:min(lead_end(enriched.body), MAX_LEAD_CHARS)].rstrip() or None
-    entities = enriched.entity_summary[:top_entities_limit]
-    alerted_at = utc_now()
-    return [
-        AlertOut(
-            kafka_topic=alert_topics[match.topic],
-            alert=Alert(
-                alert_id=alert_id_for(enriched.id, match.topic),
-                topic=match.topic,
-                score=match.score,
-                salience=match.salience,
-                evidence=match.evidence,
-                dispatch_id=enriched.id,
-                story_id=enriched.story_id,
-                version=enriched.version,
-                urgency=enriched.urgency,
-                headline=headline,
-                lead=lead,
-                agency=enriched.agency,
-                dateline=enriched.dateline,
-                published_at=enriched.published_at,
-                entities=entities,
-                alerted_at=alerted_at,
-            ),
-        )
-        for match in enriched.topics
-    ]
-
 
 # Dead-letter headers, twice: Kafka Connect's names with text values (readable with kcat -J)
 # and Spring Kafka's (DeadLetterPublishingRecoverer), with its binary encodings, so that a
@@ -187,18 +137,42 @@ class OutputTopics:
     alerts: Mapping[str, str]  # watched topic -> the Kafka topic of its alerts
     top_entities_in_alert: int
     max_dead_letter_value: int | None = None  # bytes of a value a dead letter keeps
+    # The input topic, where a dispatch keyed other than by its story goes back, keyed by
+    # it (None: processed where it is).
+    rekey_to: str | None = None
+
+
+def enriched_record(enriched: EnrichedDispatch, outputs: OutputTopics) -> OutgoingRecord:
+    """The enriched dispatch, keyed by dispatch id."""
+    return OutgoingRecord(outputs.enriched, enriched.id.encode("utf-8"),
+                          enriched.to_json_bytes())
+
+
+@dataclass(frozen=True)
+class StoryOutcome:
+    """What an enriched dispatch does to its story: alert records (keyed by alert id, so
+    that the compacted alert topics keep each alert's latest revision) and the story state
+    to remember (None: nothing to remember)."""
+
+    records: list[OutgoingRecord]
+    alerts: list[Alert]
+    state: bytes | None
+
+
+def story_outcome(enriched: EnrichedDispatch, held: bytes | None,
+                  outputs: OutputTopics) -> StoryOutcome:
+    """The alerts of `enriched` given its story's state as held (None: a story not seen)."""
+    followed = follow_story(decode_state(held), enriched, outputs.top_entities_in_alert)
+    state: StoryState | None = followed.state
+    return StoryOutcome(
+        [OutgoingRecord(outputs.alerts[alert.topic], alert.alert_id.encode("utf-8"),
+                        alert.to_json_bytes()) for alert in followed.alerts],
+        followed.alerts, encode_state(state) if state is not None else None)
 
 
 def enriched_records(enriched: EnrichedDispatch, outputs: OutputTopics) -> list[OutgoingRecord]:
-    """The enriched dispatch and one alert per watched topic it belongs to, all keyed by
-    dispatch id."""
-    key = enriched.id.encode("utf-8")
-    records = [OutgoingRecord(outputs.enriched, key, enriched.to_json_bytes())]
-    records.extend(
-        OutgoingRecord(out.kafka_topic, key, out.alert.to_json_bytes())
-        for out in build_alerts(enriched, outputs.alerts, outputs.top_entities_in_alert)
-    )
-    return records
+    """The enriched dispatch and its alerts, as the first version of its story seen."""
+    return [enriched_record(enriched, outputs), *story_outcome(enriched, None, outputs).records]
 
 
 @dataclass(frozen=True)
@@ -217,7 +191,8 @@ class Outcome:
 
     records: list[OutgoingRecord]
     dead_letter_reason: str | None = None
-    alert_scores: tuple[tuple[str, float], ...] = ()  # (watched topic, score) per alert
+    enriched: EnrichedDispatch | None = None  # its alerts depend on its story's state
+    rekeyed: bool = False  # sent back to the input topic keyed by its story
     not_analysed_language: str | None = None  # a language without an NLP pipeline
 
 
@@ -230,8 +205,7 @@ def _dead_letter(message: ConsumedMessage, outputs: OutputTopics, reason: str,
 
 def _enriched(enriched: EnrichedDispatch, outputs: OutputTopics) -> Outcome:
     return Outcome(
-        enriched_records(enriched, outputs),
-        alert_scores=tuple((match.topic, match.score) for match in enriched.topics),
+        [enriched_record(enriched, outputs)], enriched=enriched,
         not_analysed_language=enriched.language
         if enriched.analysis == "unsupported_language" else None)
 
@@ -250,10 +224,20 @@ def outcomes_for_messages(messages: Sequence[ConsumedMessage], enricher: Enriche
     for position, message in enumerate(messages):
         began = time.perf_counter()
         try:
-            valid.append((position, decode_dispatch(message.value)))
+            dispatch = decode_dispatch(message.value)
         except InvalidDispatch as exc:
             outcomes[position] = _dead_letter(message, outputs, exc.reason,
                                               exc.exception_class, exc.message)
+        else:
+            story_key = dispatch.story_id.encode("utf-8") if dispatch.story_id else None
+            if outputs.rekey_to is not None and story_key not in (None, message.key):
+                # A story's versions must meet on one partition, with its state (see
+                # streams.worker.stories): a producer that keyed it otherwise is corrected.
+                outcomes[position] = Outcome([OutgoingRecord(
+                    outputs.rekey_to, story_key, message.value, message.headers)],
+                    rekeyed=True)
+            else:
+                valid.append((position, dispatch))
         if observe is not None:
             observe("validate", time.perf_counter() - began)
     try:

@@ -33,7 +33,9 @@ def test_seed_replay_gives_one_alert_on_each_watched_topic(deployment, worker):
         assert alert.dispatch_id == SEED_ID and alert.topic == topic
         assert alert.alert_id == alert_id_for(SEED_ID, topic)
         assert alert.evidence
-    assert all(r.key == SEED_ID.encode() for r in records)
+        assert (alert.revision, alert.status) == (1, "new")
+    # Keyed by alert id: the compacted alert topics keep the latest revision of each alert.
+    assert all(r.key == Alert.model_validate_json(r.value).alert_id.encode() for r in records)
 
     [enriched_record] = consume(settings, [settings.topic_enriched], until=1)
     enriched = EnrichedDispatch.model_validate_json(enriched_record.value)
@@ -77,7 +79,7 @@ def test_metrics_count_what_the_worker_did(deployment, worker):
     assert value("wirewatch_dispatches_enriched_total") == 2
     assert value('wirewatch_dead_letters_total{reason="invalid_json"}') == 1
     for topic in WATCHED:
-        assert value(f'wirewatch_alerts_published_total{{topic="{topic}"}}') == 1
+        assert value(f'wirewatch_alerts_published_total{{status="new",topic="{topic}"}}') == 1
     assert value("wirewatch_processing_seconds_count") == 3
     assert "faust_" in page  # Faust's own sensors are served too
 
@@ -89,7 +91,7 @@ def test_subscribe_prints_alerts_as_json_lines(deployment, worker):
     [line] = result.stdout.decode().splitlines()
     envelope = json.loads(line)
     assert envelope["topic"] == deployment.settings.alert_topic("withdrawal")
-    assert envelope["key"] == SEED_ID
+    assert envelope["key"] == alert_id_for(SEED_ID, "withdrawal")
     alert = Alert.model_validate(envelope["payload"])
     assert (alert.topic, alert.dispatch_id) == ("withdrawal", SEED_ID)
 

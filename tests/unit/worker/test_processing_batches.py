@@ -69,7 +69,9 @@ def test_one_dispatch_the_nlp_cannot_take_is_dead_lettered_and_the_rest_go_on(en
     assert outcomes[2].records[0].value == dispatch_json("b", "BOOM")  # original bytes kept
     assert {r.key for r in outcomes[0].records} == {b"a"}
     assert outcomes[3].records[0].kafka_topic == "out.enriched"
-    assert [r.kafka_topic for r in outcomes[0].records] == ["out.enriched", "out.withdrawal"]
+    assert [r.kafka_topic for r in outcomes[0].records] == ["out.enriched"]
+    assert outcomes[0].enriched is not None  # its alerts come from its story's state
+    assert [m.topic for m in outcomes[0].enriched.topics] == ["withdrawal"]
     assert outcomes[1].records[0].kafka_topic == "out.dlq"
     assert stages.count("validate") == 4
 
@@ -112,3 +114,29 @@ def test_a_batch_that_fails_passes_its_error_on():
 
     with pytest.raises(ValueError, match="broken batch"):
         asyncio.run(agents.finish_despite_cancellation(failing()))
+
+
+def test_a_story_version_keyed_otherwise_goes_back_to_the_input_keyed_by_its_story(enricher):
+    """Versions of a story must meet on one partition, where its state is: a producer that
+    keyed one by something else (its dispatch id, or nothing) has it re-keyed, untouched."""
+    outputs = OutputTopics(enriched="out.enriched", dead_letter="out.dlq", alerts=OUTPUTS.alerts,
+                           top_entities_in_alert=5, rekey_to="in.dispatches")
+    versioned = json.dumps({"id": "S:2", "story_id": "S", "version": 2, "language": "fr",
+                            "body": "Les derniers soldats ont quitté Kaboul."}).encode()
+    position = SourcePosition("dispatches", 1, 7, 1_700_000_000_000)
+    wrong = ConsumedMessage(b"S:2", versioned, position, (("trace", b"x"),))
+    unkeyed = ConsumedMessage(None, versioned, position)
+    right = ConsumedMessage(b"S", versioned, position)
+    plain = ConsumedMessage(None, dispatch_json("p", "Un texte sans histoire."), position)
+    outcomes = outcomes_for_messages([wrong, unkeyed, right, plain], enricher, outputs)
+    for outcome in outcomes[:2]:
+        assert outcome.rekeyed and outcome.enriched is None
+        [record] = outcome.records
+        assert (record.kafka_topic, record.key, record.value) == ("in.dispatches", b"S",
+                                                                  versioned)
+    assert outcomes[0].records[0].headers == (("trace", b"x"),)
+    assert [o.rekeyed for o in outcomes[2:]] == [False, False]
+    assert [o.enriched.id for o in outcomes[2:] if o.enriched] == ["S:2", "p"]
+    # Without a topic to send it back to (tests, benchmarks), it is processed where it is.
+    [kept] = outcomes_for_messages([wrong], enricher, OUTPUTS)
+    assert not kept.rekeyed and kept.enriched is not None

@@ -21,8 +21,8 @@ from streams.worker.processing import (
     SourcePosition,
     dead_letter_record,
     enriched_records,
-    lead_sentence,
 )
+from streams.worker.stories import lead_sentence
 from tests.helpers.dead_letters import spring_headers, text_headers
 
 
@@ -86,8 +86,8 @@ def test_dead_letter_carries_spring_kafka_headers_in_spring_binary_format():
         "00000178d0283800")
 
 
-def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher,
-                                                                        seed_dispatch):
+def test_enriched_dispatch_keyed_by_dispatch_id_and_one_alert_per_topic_keyed_by_alert_id(
+        enricher, seed_dispatch):
     enriched = enricher.enrich(seed_dispatch)
     outputs = OutputTopics(enriched="dispatches.enriched", dead_letter="dispatches.dlq",
                            alerts={t: f"alerts.{t}" for t in watched_topics()},
@@ -95,11 +95,14 @@ def test_enriched_dispatch_and_one_alert_per_topic_keyed_by_dispatch_id(enricher
     records = enriched_records(enriched, outputs)
     assert [r.kafka_topic for r in records] == ["dispatches.enriched"] + [
         f"alerts.{m.topic}" for m in enriched.topics]
-    assert {r.key for r in records} == {seed_dispatch.id.encode()}
+    assert records[0].key == seed_dispatch.id.encode()
     assert EnrichedDispatch.model_validate_json(records[0].value or b"") == enriched
     for record, match in zip(records[1:], enriched.topics, strict=True):
         alert = Alert.model_validate_json(record.value or b"")
+        # A plain JSON dispatch is its own story: its alert ids are what they always were.
         assert alert.alert_id == alert_id_for(seed_dispatch.id, match.topic)
+        assert record.key == alert.alert_id.encode()
+        assert (alert.revision, alert.status) == (1, "new")
         assert (alert.topic, alert.score, alert.evidence) == (match.topic, match.score,
                                                               match.evidence)
         assert alert.dateline == seed_dispatch.dateline
