@@ -45,6 +45,9 @@ def resolve_topic(name: str) -> str:
 
 MAX_WHY = 5
 WHERE = {"headline": "in the headline", "lead": "in the lead", "body": "through the body"}
+RETRACTED_WHY = {"canceled": "the agency killed the story",
+                 "withheld": "the agency withheld the story",
+                 "usable": "a later version is no longer about this topic"}
 
 
 def _distinct_evidence(alert: Alert) -> list[tuple[tuple[str, str], int]]:
@@ -67,8 +70,17 @@ def render_alert(alert: Alert) -> str:
                     for (text, rule), count in _distinct_evidence(alert)[:MAX_WHY])
     who = ", ".join(f"{e.name} ({e.label})" for e in alert.entities)
     urgency = f", urgency {alert.urgency}" if alert.urgency is not None else ""
+    if alert.status == "retracted":
+        return "\n".join([
+            f"[{alert.topic} RETRACTED, revision {alert.revision}{urgency}] {source}",
+            f"  {alert.headline or ''}",
+            f"  {RETRACTED_WHY.get(alert.pub_status, RETRACTED_WHY['usable'])}"
+            f" (version {alert.version})",
+        ])
+    revised = f", UPDATED revision {alert.revision}" if alert.status == "updated" else ""
     return "\n".join([
-        f"[{alert.topic} {alert.score:.2f}, {WHERE[alert.salience]}{urgency}] {source}",
+        f"[{alert.topic} {alert.score:.2f}, {WHERE[alert.salience]}{urgency}{revised}] "
+        f"{source}",
         f"  {alert.headline or ''}",
         f"  why: {why}",
         f"  entities: {who}",
@@ -229,7 +241,8 @@ async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
     option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
            help="Exit after this many seconds (status 3 if --max was not reached)."),
     option("--keep-duplicates", is_flag=True, default=False,
-           help="Also print alerts redelivered with an alert_id already printed."),
+           help="Also print alerts redelivered with an alert_id and revision already "
+                "printed, and older revisions arriving after newer ones."),
     option("--min-urgency", type=click.IntRange(1, 9), default=None,
            help="Only alerts at least this urgent: the agency's urgency N or lower (1 = "
                 "flash). Alerts without an urgency (plain JSON dispatches) are left out."),
@@ -242,8 +255,14 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
     """Print messages of alert topics (default: all of them) as they arrive.
 
     NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
-    Delivery is at least once: an alert whose alert_id was already printed is a redelivery
-    and is skipped (the last 100,000 ids are remembered), unless --keep-duplicates.
+    An alert follows its story: a later version of the story prints the same alert again as
+    UPDATED (new headline, score, evidence) or RETRACTED (the story left the topic, or the
+    agency killed it), with its revision number. Alert topics are compacted: read from the
+    beginning, they give the latest revision of every alert.
+
+    Delivery is at least once: an alert whose revision (or a later one) was already
+    printed is a redelivery or stale and is skipped (the last 100,000 alert ids are
+    remembered), unless --keep-duplicates.
 
     \b
     Examples:

@@ -1,7 +1,9 @@
 """What at-least-once delivery asks of a subscriber: recognise an alert it has already seen.
 
 The worker may publish an alert twice (a crash or a rebalance replays what was processed
-since the last commit); the copy has the same `alert_id`, a UUIDv5 of dispatch id and topic.
+since the last commit); the copy has the same `alert_id` (a UUIDv5 of story and topic) and
+the same `revision`. A later revision of the same alert is news (an update, a retraction)
+and a revision older than one already seen is stale: only the newest is worth showing.
 """
 
 from __future__ import annotations
@@ -11,33 +13,41 @@ from collections import OrderedDict
 
 
 class SeenAlerts:
-    """The most recent `capacity` alert ids, to drop redelivered alerts. Messages without an
-    `alert_id` (not alerts, not JSON) are never taken for duplicates."""
+    """The latest revision of the most recent `capacity` alerts, to drop redelivered and
+    stale ones. Messages without an `alert_id` (not alerts, not JSON) are never taken for
+    duplicates; an alert without a `revision` is at revision 1."""
 
     def __init__(self, capacity: int = 100_000) -> None:
         self.capacity = capacity
-        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._revisions: OrderedDict[str, int] = OrderedDict()
 
     def is_duplicate(self, value: bytes | None) -> bool:
-        """True when an alert with this value's `alert_id` was seen; remembers it otherwise."""
-        alert_id = _alert_id(value)
-        if alert_id is None:
+        """True when this alert's revision, or a later one, was seen; remembers it otherwise."""
+        found = _alert_revision(value)
+        if found is None:
             return False
-        if alert_id in self._ids:
-            self._ids.move_to_end(alert_id)
-            return True
-        self._ids[alert_id] = None
-        if len(self._ids) > self.capacity:
-            self._ids.popitem(last=False)
+        alert_id, revision = found
+        seen = self._revisions.get(alert_id)
+        if seen is not None:
+            self._revisions.move_to_end(alert_id)
+            if revision <= seen:
+                return True
+        self._revisions[alert_id] = revision
+        if len(self._revisions) > self.capacity:
+            self._revisions.popitem(last=False)
         return False
 
 
-def _alert_id(value: bytes | None) -> str | None:
+def _alert_revision(value: bytes | None) -> tuple[str, int] | None:
     if not value:
         return None
     try:
         document = json.loads(value)
     except ValueError:
         return None
-    found = document.get("alert_id") if isinstance(document, dict) else None
-    return found if isinstance(found, str) else None
+    if not isinstance(document, dict):
+        return None
+    alert_id, revision = document.get("alert_id"), document.get("revision", 1)
+    if not isinstance(alert_id, str):
+        return None
+    return alert_id, revision if isinstance(revision, int) else 1

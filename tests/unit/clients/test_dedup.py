@@ -7,8 +7,11 @@ import json
 from streams.clients.dedup import SeenAlerts
 
 
-def alert(alert_id: str) -> bytes:
-    return json.dumps({"alert_id": alert_id, "topic": "withdrawal"}).encode()
+def alert(alert_id: str, revision: int | None = None) -> bytes:
+    fields = {"alert_id": alert_id, "topic": "withdrawal"}
+    if revision is not None:
+        fields["revision"] = revision
+    return json.dumps(fields).encode()
 
 
 def test_a_redelivered_alert_is_a_duplicate_and_a_new_one_is_not():
@@ -16,6 +19,16 @@ def test_a_redelivered_alert_is_a_duplicate_and_a_new_one_is_not():
     assert not seen.is_duplicate(alert("a"))
     assert not seen.is_duplicate(alert("b"))
     assert seen.is_duplicate(alert("a"))
+
+
+def test_a_later_revision_is_news_and_an_older_one_arriving_late_is_stale():
+    seen = SeenAlerts()
+    assert not seen.is_duplicate(alert("a", 1))
+    assert seen.is_duplicate(alert("a"))  # no revision: revision 1
+    assert not seen.is_duplicate(alert("a", 3))
+    assert seen.is_duplicate(alert("a", 3))
+    assert seen.is_duplicate(alert("a", 2)), "older than the one printed"
+    assert not seen.is_duplicate(alert("a", 4))
 
 
 def test_messages_without_an_alert_id_are_never_dropped():
