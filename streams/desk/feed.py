@@ -1,5 +1,5 @@
 """The desk's Kafka side: read back the recent alerts and enriched dispatches, then follow the
-topics, and tell the open live streams of each new alert."""
+topics, and tell the open live streams of each new alert and each new revision of one."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ STREAM_BACKLOG = 5_000
 
 class DeskFeed:
     """Keeps `alerts` and `dispatches` current from Kafka. `ready` is set once the history
-    is read back; each alert received after that is put on every queue in `listeners`."""
+    is read back; each alert received after that, unless it repeats a revision already
+    received or comes after a higher one, is put on every queue in `listeners`."""
 
     def __init__(self, settings: Settings, alert_topics: list[str]) -> None:
         self.settings = settings

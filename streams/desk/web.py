@@ -165,14 +165,16 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
 async def health(request: web.Request) -> web.StreamResponse:
     feed = request.app[FEED]
     return web.json_response({"ready": feed.ready.is_set(), "alerts": len(feed.alerts),
+                              "alerts_ignored": feed.alerts.ignored,
                               "dispatches": len(feed.dispatches),
                               "streams": len(feed.listeners)},
                              status=200 if feed.ready.is_set() else 503)
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """The live stream: what the browser has not seen yet (all held alerts on a first
-    connection), then every new alert as it comes, each with an event id to resume from."""
+    """The live stream: what the browser has not seen yet (all held alerts, each at its
+    latest revision, on a first connection), then every new alert or revision of one as it
+    comes, each with an event id to resume from."""
     feed, settings = request.app[FEED], request.app[SETTINGS]
     if len(feed.listeners) >= settings.desk_max_streams:
         return problem(503, f"the desk serves at most {settings.desk_max_streams} live "

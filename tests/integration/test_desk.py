@@ -1,19 +1,24 @@
 """The desk's web side on the real broker, as any HTTP client sees it: read-only, bounded,
-closed to strangers when exposed, and a live stream that resumes without gaps."""
+closed to strangers when exposed, and a live stream that resumes without gaps and replays
+each alert at its latest revision only."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+import time
 import urllib.error
 import urllib.request
+import uuid
 
 import aiohttp
 import pytest
 
 from tests.helpers import WIREWATCH, free_port
+from tests.helpers.accounting import produce
 from tests.helpers.deployment import Deployment
-from tests.helpers.desk import DeskProcess, start_desk
+from tests.helpers.desk import DeskProcess, alert_revision, start_desk
 
 TOKEN = "desk-token-3f9a61c2e8b74d05"
 
@@ -121,3 +126,38 @@ def test_with_a_token_strangers_get_401_and_the_token_becomes_a_cookie(deploymen
         assert TOKEN not in desk.log_text()
     finally:
         desk.stop()
+
+
+async def replay(url: str) -> list[dict] | None:
+    """The alerts a fresh live stream sends before `ready`; None while the desk is full."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/events") as response:
+        if response.status == 503:  # streams of earlier tests not yet noticed as closed
+            return None
+        assert response.status == 200
+        alerts, kind = [], None
+        while line := (await asyncio.wait_for(response.content.readline(), 10)).decode():
+            if line.startswith("event: "):
+                kind = line.removeprefix("event: ").strip()
+            elif line.startswith("data: ") and kind == "alert":
+                alerts.append(json.loads(line.removeprefix("data: ")))
+            elif kind == "ready":
+                return alerts
+        raise AssertionError("the stream ended before `ready`")
+
+
+def test_a_fresh_stream_replays_only_the_latest_revision_of_an_alert(
+        desk: DeskProcess, deployment: Deployment):
+    story = str(uuid.uuid4())
+    produce(deployment.settings, [
+        alert_revision(story, 1, "new", "first"), alert_revision(story, 2, "updated", "second"),
+        alert_revision(story, 1, "new", "first")],  # a redelivery, after the update
+        topic=deployment.settings.alert_topic("withdrawal"))
+    deadline = time.monotonic() + 30
+    while True:
+        alerts = asyncio.run(replay(desk.url))
+        ours = [a for a in alerts or [] if a["alert_id"] == story]
+        if any(a["revision"] == 2 for a in ours) or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert [(a["revision"], a["status"], a["headline"]) for a in ours] == [
+        (2, "updated", "second")]

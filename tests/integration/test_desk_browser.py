@@ -1,12 +1,14 @@
 """The desk in a real browser (Debian's Chromium, driven by Playwright) on the real broker with
 a real worker: cards with their evidence, filters, details, and no gap or duplicate across
-a desk restart and a broker restart; a hostile dispatch shows as text and runs nothing."""
+a desk restart and a broker restart; a hostile dispatch shows as text and runs nothing; a
+revised alert keeps one card, which follows its latest revision."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import re
 import signal
 import time
 import uuid
@@ -31,7 +33,7 @@ from tests.helpers.deployment import (
     private_broker,
     start_worker,
 )
-from tests.helpers.desk import start_desk
+from tests.helpers.desk import alert_revision, health, start_desk, wait_for_health
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = ROOT / "docs" / "desk.png"
@@ -333,5 +335,88 @@ def test_a_hostile_dispatch_shows_as_text_and_runs_nothing(stack, page: Page, tm
         hrefs = page.locator("a[href]").evaluate_all("links => links.map(a => a.href)")
         assert all(h.startswith("https://www.wikidata.org/wiki/Q") for h in hrefs), hrefs
         assert not violations, "nothing even tried to run"
+    finally:
+        desk.stop()
+
+
+def test_a_revised_alert_keeps_one_card_that_follows_its_latest_revision(
+        deployment: Deployment, page: Page, tmp_path: Path):
+    # Alerts written straight to an alert topic: no worker needed (nor the module's own broker).
+    settings = deployment.settings
+    topic = settings.alert_topic("withdrawal")
+    story, neighbour = str(uuid.uuid4()), str(uuid.uuid4())
+    port = free_port()
+    desk = start_desk(deployment, tmp_path / "desk.log", port=port)
+    card = page.locator(f'#alerts article.card[data-alert-id="{story}"]')
+    dialog = page.locator("dialog#details")
+
+    def publish(*records: tuple[bytes, bytes]) -> None:
+        send(settings, list(records), topic=topic)
+
+    def shows(revision: int, status: str, headline: str) -> None:
+        # One card at every step: a second one would fail these (strict) locators.
+        expect(card).to_have_attribute("data-revision", str(revision), timeout=15_000)
+        expect(card).to_have_count(1)
+        expect(card).to_have_attribute("data-status", status)
+        expect(card.locator(".headline")).to_have_text(headline)
+
+    try:
+        page.goto(desk.url)
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        publish(alert_revision(story, 1, "new", "Retrait annoncé"))
+        shows(1, "new", "Retrait annoncé")
+        expect(card.locator(".revision-status")).to_have_count(0)
+        publish(alert_revision(neighbour, 1, "new", "Une autre alerte"))
+        expect(cards(page)).to_have_count(2, timeout=15_000)
+
+        # Revision 2: the card is redrawn where it was (under the newer alert), not added.
+        publish(alert_revision(story, 2, "updated", "Retrait confirmé par l'état-major"))
+        shows(2, "updated", "Retrait confirmé par l'état-major")
+        expect(card.locator(".revision-status")).to_have_text("updated · rev 2")
+        expect(card).not_to_have_class(re.compile(r"\bretracted\b"))
+        assert cards(page).evaluate_all("cards => cards.map(c => c.dataset.alertId)") == [
+            neighbour, story]
+        expect(page.locator("#count")).to_contain_text("2")
+
+        # Revision 1 again (a redelivery): the desk counts it and shows nothing new.
+        ignored = (health(desk.url) or {})["alerts_ignored"]
+        publish(alert_revision(story, 1, "new", "Retrait annoncé"))
+        wait_for_health(desk.url, lambda status: status["alerts_ignored"] > ignored)
+        shows(2, "updated", "Retrait confirmé par l'état-major")
+        expect(cards(page)).to_have_count(2)
+
+        # Revision 3 retracts it, while its details are open: the card stays, marked, and
+        # the details follow it.
+        card.locator("button.details").click()
+        expect(dialog.locator(".headline")).to_have_text("Retrait confirmé par l'état-major")
+        publish(alert_revision(story, 3, "retracted", "Retrait démenti"))
+        shows(3, "retracted", "Retrait démenti")
+        expect(card).to_have_class(re.compile(r"\bretracted\b"))
+        expect(card.locator(".revision-status")).to_have_text("retracted")
+        assert card.locator(".headline").evaluate(
+            "node => getComputedStyle(node).textDecorationLine") == "line-through"
+        expect(dialog.locator(".headline")).to_have_text("Retrait démenti")
+        expect(dialog.locator(".dialog-meta")).to_contain_text("retracted")
+        page.keyboard.press("Escape")
+        expect(dialog).to_be_hidden()
+        expect(cards(page)).to_have_count(2)
+
+        # A reload replays what the desk holds: the latest revision only.
+        page.reload()
+        expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        expect(cards(page)).to_have_count(2, timeout=15_000)
+        shows(3, "retracted", "Retrait démenti")
+
+        # The desk restarts (a new epoch): the page gets everything again, reads its history
+        # back from the topic (every revision), and still shows one card at revision 3. An
+        # alert published after the restart shows that the replay has come through.
+        desk.stop()
+        desk = start_desk(deployment, tmp_path / "desk.log", port=port)
+        later = str(uuid.uuid4())
+        publish(alert_revision(later, 1, "new", "Encore une alerte"))
+        expect(page.locator(f'article.card[data-alert-id="{later}"]')).to_have_count(
+            1, timeout=20_000)
+        expect(cards(page)).to_have_count(3)
+        shows(3, "retracted", "Retrait démenti")
     finally:
         desk.stop()

@@ -1,15 +1,18 @@
 // The desk: the alerts of every watched topic, newest first, live over Server-Sent Events.
+// An alert is one per story and topic: a later revision of it (same alert_id, a higher
+// revision: updated, or retracted) takes the place of the one shown, in place.
 // Every text in an alert or a dispatch is untrusted: the page is built with createElement
 // and textContent only, never from HTML, and links only to Wikidata ids.
 
 const MAX_HELD = 2000;          // alerts kept in memory; the oldest go first
-const MAX_SEEN = 10000;         // alert ids remembered to drop redeliveries
+const MAX_SEEN = 10000;         // alert ids remembered, with their latest revision, to drop redeliveries
 const TOPIC_COLOURS = 6;        // .topic-0 ... .topic-5 in desk.css
 const FRAME_BUDGET_MS = 8;      // rendering time per animation frame
 const RELATIVE_EVERY_MS = 30000;
 const MAX_BACKOFF_MS = 5000;
 const FETCH_TIMEOUT_MS = 15000;
 const SALIENCE = { headline: 'in the headline', lead: 'in the lead', body: 'through the body' };
+const STATUSES = new Set(['new', 'updated', 'retracted']);
 const LABELS = new Set(['PER', 'ORG', 'LOC', 'MISC']);
 const QID = /^Q[0-9]+$/;
 const URL_LIMITS = { topic: 100, entity: 200, q: 500 };  // what the server accepts
@@ -27,8 +30,9 @@ const desk = {
   descriptions: new Map(),
   records: [],           // held alerts, oldest first
   byId: new Map(),
-  seen: new Set(),
+  seen: new Map(),       // alert id -> latest revision received, least recently revised first
   pending: [],           // records waiting for a card, oldest first
+  stale: new Set(),      // records with a card drawn for an older revision
   frame: 0,
   filter: { topic: '', entity: '', entityName: '', q: '', terms: [] },
 };
@@ -191,10 +195,25 @@ function receive(data) {
     console.warn('desk: skipped an alert without alert_id or topic');
     return;
   }
-  if (desk.seen.has(alert.alert_id)) return;  // a redelivery, or a resend after a reconnect
-  desk.seen.add(alert.alert_id);
-  if (desk.seen.size > MAX_SEEN) desk.seen.delete(desk.seen.values().next().value);
-  hold({ alert, id: alert.alert_id, li: null });
+  const revision = Number.isSafeInteger(alert.revision) && alert.revision >= 1 ? alert.revision : 1;
+  const record = desk.byId.get(alert.alert_id);
+  const known = desk.seen.get(alert.alert_id) ?? record?.revision;
+  // A redelivery, a resend after a reconnect, or an older revision arriving late.
+  if (known !== undefined && revision <= known) return;
+  desk.seen.delete(alert.alert_id);  // to the end: the least recently revised are forgotten first
+  desk.seen.set(alert.alert_id, revision);
+  if (desk.seen.size > MAX_SEEN) desk.seen.delete(desk.seen.keys().next().value);
+  const status = STATUSES.has(alert.status) ? alert.status : (revision > 1 ? 'updated' : 'new');
+  if (record) revise(record, alert, revision, status);
+  else hold({ alert, id: alert.alert_id, revision, status, li: null });
+}
+
+// A later revision of an alert held: it keeps its place; a card drawn for it is redrawn.
+function revise(record, alert, revision, status) {
+  Object.assign(record, { alert, revision, status });
+  if (!record.li) return;  // waiting for a card (it gets this revision's), or none any more
+  desk.stale.add(record);
+  if (!desk.frame) desk.frame = requestAnimationFrame(flush);
 }
 
 function hold(record) {
@@ -203,6 +222,7 @@ function hold(record) {
   while (desk.records.length > MAX_HELD) {
     const old = desk.records.shift();
     desk.byId.delete(old.id);
+    desk.stale.delete(old);
     old.li?.remove();
   }
   // Alerts that newer ones would push out of the list at once never get a card (and a
@@ -213,19 +233,24 @@ function hold(record) {
 
 // ---- cards ----
 
-// Queued alerts become cards in batches, one per animation frame, within a time budget.
+// Queued alerts become cards in batches, one per animation frame, within a time budget;
+// cards of revised alerts are redrawn first, where they are.
 function flush() {
   desk.frame = 0;
   const deadline = performance.now() + FRAME_BUDGET_MS;
   const batch = document.createDocumentFragment();
   let made = 0;
+  for (const record of desk.stale) {
+    if (made >= 10 && performance.now() >= deadline) break;
+    desk.stale.delete(record);
+    if (!record.li || !desk.byId.has(record.id)) continue;
+    redraw(record);
+    made += 1;
+  }
   while (desk.pending.length && (made < 10 || performance.now() < deadline)) {
     const record = desk.pending.shift();
-    if (!desk.byId.has(record.id)) continue;
-    Object.assign(record, digest(record.alert));
-    resolveEntityName(record);
-    record.li = buildCard(record);
-    record.li.hidden = !matches(record);
+    if (!desk.byId.has(record.id) || record.li) continue;
+    record.li = drawCard(record);
     batch.prepend(record.li);  // newest on top
     made += 1;
   }
@@ -237,7 +262,27 @@ function flush() {
     li.remove();
   }
   updateCount();
-  if (desk.pending.length) desk.frame = requestAnimationFrame(flush);
+  if (desk.pending.length || desk.stale.size) desk.frame = requestAnimationFrame(flush);
+}
+
+function drawCard(record) {
+  Object.assign(record, digest(record.alert));
+  resolveEntityName(record);
+  const li = buildCard(record);
+  li.hidden = !matches(record);
+  return li;
+}
+
+// The card of a revised alert, rebuilt in the place of the old one; the details follow it.
+function redraw(record) {
+  const old = record.li;
+  const focused = old.contains(document.activeElement);
+  record.li = drawCard(record);
+  record.li.firstElementChild.classList.add('fresh');
+  old.replaceWith(record.li);
+  recordOf.delete(old);
+  if (focused && !record.li.hidden) record.li.firstElementChild.focus();
+  if (ui.dialog.open && opener && old.contains(opener)) openDetails(record.li.firstElementChild);
 }
 
 function buildCard(record) {
@@ -248,6 +293,9 @@ function buildCard(record) {
   card.dataset.alertId = record.id;
   card.dataset.topic = alert.topic;
   card.dataset.dispatchId = str(alert.dispatch_id);
+  card.dataset.revision = record.revision;
+  card.dataset.status = record.status;
+  card.classList.toggle('retracted', record.status === 'retracted');
   const meta = el('p', 'meta');
   meta.append(el('span', 'dateline', record.dateline), el('span', 'agency', str(alert.agency)));
   const headline = highlighted('h3', 'headline', str(alert.headline), alert.evidence, 'headline');
@@ -271,9 +319,22 @@ function cardHead(record) {
   time.dateTime = record.when;
   time.title = record.when;
   record.relative = el('span', 'relative', relativeText(record.ms));
-  head.append(topic, el('span', 'score', formatScore(alert.score)),
+  head.append(topic);
+  if (record.status !== 'new') head.append(statusBadge(record));
+  head.append(el('span', 'score', formatScore(alert.score)),
     el('span', 'salience', salienceText(alert.salience)), time, record.relative);
   return head;
+}
+
+const statusText = (record) => (record.status === 'retracted' ? 'retracted'
+  : record.status === 'updated' ? `updated · rev ${record.revision}` : '');
+
+function statusBadge(record) {
+  const badge = el('span', 'revision-status', statusText(record));
+  badge.title = record.status === 'retracted'
+    ? `Retracted (revision ${record.revision}): a later version of the story left this topic, or the agency withdrew it`
+    : `Revision ${record.revision}: a later version of the story changed this alert`;
+  return badge;
 }
 
 // A headline or lead with its evidence marked.
@@ -450,7 +511,7 @@ async function openDetails(card) {
 function resetDetails(card, record) {
   const alert = record?.alert;
   part('.headline').textContent = alert ? str(alert.headline) : card.querySelector('.headline').textContent;
-  part('.dialog-meta').textContent = [record?.dateline, str(alert?.agency),
+  part('.dialog-meta').textContent = [record && statusText(record), record?.dateline, str(alert?.agency),
     card.querySelector('.published').textContent, card.dataset.dispatchId].filter(Boolean).join(' · ');
   part('.status').textContent = 'Loading the dispatch…';
   part('.not-held').hidden = true;
@@ -597,7 +658,7 @@ async function main() {
   setInterval(refreshRelativeTimes, RELATIVE_EVERY_MS);
   window.wirewatchDesk = Object.freeze({
     stats: () => ({ cards: ui.list.childElementCount, held: desk.records.length,
-      queued: desk.pending.length }),
+      queued: desk.pending.length, redraws: desk.stale.size }),
   });
 }
 
