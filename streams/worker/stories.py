@@ -1,6 +1,6 @@
 """One alert per story and watched topic, that follows the story's versions: what a new
 version of a story changes in its alerts. Plain functions over a small state record (kept in
-a Faust table keyed by story id by the agent), testable without Kafka.
+a store keyed by story id, streams.worker.story_store), testable without Kafka.
 
 An agency sends a story as a flash, an urgent, the full dispatch, updates, corrections,
 sometimes a kill. For each watched topic the story touches, subscribers get revision 1
@@ -73,7 +73,7 @@ def encode_state(state: StoryState) -> bytes:
 
 
 def decode_state(raw: bytes | None) -> StoryState | None:
-    """A state read back from the table (None: the story is new)."""
+    """A state read back from the store (None: the story is new)."""
     return None if raw is None else StoryState.model_validate_json(raw)
 
 

@@ -1,7 +1,8 @@
 """One alert per story, on the real broker with real workers: a story sent by an agency as
 flash, urgent, full dispatch, correction and kill gives, on each watched topic it touched, one
 `new`, its `updated` revisions and a `retracted`; shuffled and repeated versions end in the
-same state; a worker SIGKILLed mid-story resumes from its changelog-backed story table."""
+same state; a worker SIGKILLed mid-story resumes from the story states in their changelog,
+and a story moves with its partition to another worker."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from schemas import Alert, EnrichedDispatch, alert_id_for
 from streams.clients.kafka import connection_options, read_records
 from streams.settings import Settings
+from tests.helpers import free_port
 from tests.helpers.accounting import produce
 from tests.helpers.deployment import Deployment, WorkerProcess, deployment_for, start_worker
 from tests.helpers.stories import EXPECTED_IN_ORDER, IRAN, R, Version, W, flash_to_kill
@@ -232,3 +234,25 @@ def test_a_worker_sigkilled_while_the_story_arrives_loses_and_repeats_nothing_wr
     # Redelivered versions give the same alert ids and revisions; none is skipped.
     assert revisions(alerts) == EXPECTED_IN_ORDER, workers[1].log_text()[-3000:]
     assert final_state(alerts) == {}
+
+
+def test_a_story_moves_with_its_partition_to_another_worker(own_deployment, workers,
+                                                            tmp_path):
+    """Rebalances move a story's state with its partition: the first worker raises the
+    story's first alerts, a second joins, the first leaves, and the second goes on with the
+    revisions where the first stopped."""
+    settings = own_deployment.settings
+    story = story_id()
+    versions = flash_to_kill(story)
+    workers.append(start_worker(own_deployment, tmp_path / "first.log"))
+    send(own_deployment, versions[:3])
+    story_alerts(settings, story, until=5, settle=0)
+    port = free_port()
+    other = Deployment(env={**own_deployment.env, "WIREWATCH_WEB_PORT": str(port)},
+                       settings=settings.model_copy(update={"web_port": port}))
+    workers.append(start_worker(other, tmp_path / "second.log"))
+    assert workers[0].stop() == 0, workers[0].log_text()[-3000:]
+    send(own_deployment, versions[3:])
+    alerts = story_alerts(settings, story, until=IN_ORDER_ALERTS, timeout=180)
+    assert revisions(alerts) == EXPECTED_IN_ORDER, workers[1].log_text()[-3000:]
+    assert "story states of partition" in workers[1].log_text()
