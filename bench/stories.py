@@ -1,0 +1,99 @@
+"""What following stories costs the worker: the same corpus as plain dispatches and as the
+versions of agency stories, side by side in one run.
+
+    .venv/bin/python bench/stories.py [--dispatches 1000] [--versions 5] [--rounds 2]
+
+Needs the local broker (`wirewatch broker start`). The corpus is bench/pipeline.py's
+(French dispatches of 100-800 words, seeded). Run A sends it as plain JSON dispatches (each
+its own story: nothing is remembered). Run B sends the same texts as the versions of agency
+stories (`--versions` per story, `story_id` and `version` set, keyed by story), so that the
+worker reads each story's state, publishes its revisions, waits for their delivery and
+writes the new state to the changelog. One worker process each time, alternating A and B
+for `--rounds` rounds; prints the median throughput of each and the ratio B / A.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is imported
+
+import argparse
+import asyncio
+import statistics
+import sys
+import uuid
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from pipeline import WATCHED, make_corpus, preload, read_records, run_workers  # noqa: E402
+
+from schemas import Dispatch  # noqa: E402
+from streams.clients.kafka import ensure_topics  # noqa: E402
+from streams.settings import Settings  # noqa: E402
+
+
+def as_stories(corpus: list[Dispatch], versions: int) -> list[Dispatch]:
+    """The same texts as versions 1..`versions` of consecutive stories, in order."""
+    return [d.model_copy(update={"id": f"{d.id}-story:{n % versions + 1}",
+                                 "story_id": f"{d.id.rsplit('-', 1)[0]}-story-{n // versions}",
+                                 "version": n % versions + 1})
+            for n, d in enumerate(corpus)]
+
+
+async def preload_keyed(settings: Settings, topic: str, corpus: list[Dispatch]) -> None:
+    """Like pipeline.preload, keyed by story id (as the ingest agent keys them)."""
+    from streams.clients.kafka import start_producer
+    producer = await start_producer(settings)
+    try:
+        for dispatch in corpus:
+            await producer.send(topic, dispatch.to_json_bytes(),
+                                key=(dispatch.story_id or dispatch.id).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dispatches", type=int, default=1000)
+    parser.add_argument("--versions", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    settings = Settings()
+    plain = make_corpus(args.dispatches, args.seed)
+    stories = as_stories(plain, args.versions)
+    run = uuid.uuid4().hex[:6]
+    rates: dict[str, list[float]] = {"A": [], "B": []}
+    for round_number in range(args.rounds):
+        for kind in (("A", "B") if round_number % 2 == 0 else ("B", "A")):
+            prefix = f"bench-{run}-{kind}{round_number}"
+            input_topic = f"{prefix}.dispatches"
+            asyncio.run(ensure_topics(settings, [
+                input_topic, f"{prefix}.enriched", f"{prefix}.dlq",
+                *(f"{prefix}.alerts.{t}" for t in WATCHED)]))
+            corpus = plain if kind == "A" else stories
+            if kind == "A":
+                asyncio.run(preload(settings, input_topic, corpus))
+            else:
+                asyncio.run(preload_keyed(settings, input_topic, corpus))
+            stamps = {r.key: r.timestamp for r in asyncio.run(
+                read_records(settings, [input_topic], until=len(corpus), timeout=120))}
+            result = run_workers(settings, f"{kind} round {round_number}", prefix,
+                                 input_topic, corpus, stamps, 1)
+            rates[kind].append(result.rate)
+            print(f"{kind} round {round_number}: {result.rate:.1f} dispatches/s",
+                  file=sys.stderr)
+    plain_rate, story_rate = statistics.median(rates["A"]), statistics.median(rates["B"])
+    print(f"| run | dispatches/s (median of {args.rounds}) |\n| --- | ---: |\n"
+          f"| A plain dispatches (each its own story) | {plain_rate:.1f} |\n"
+          f"| B versions of agency stories ({args.versions} per story) | {story_rate:.1f} |\n"
+          f"| B / A | {story_rate / plain_rate:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
