@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import struct
 import sys
 import time
@@ -178,19 +179,55 @@ def urgent_enough(value: bytes | None, min_urgency: int) -> bool:
     return isinstance(urgency, int) and urgency <= min_urgency
 
 
+def names_entity(value: bytes | None, wanted: frozenset[str]) -> bool:
+    """True for a message that names one of the `wanted` Wikidata ids: among an alert's
+    entities (its most salient), or an enriched dispatch's entities and entity summary."""
+    try:
+        document = json.loads(value or b"null")
+    except ValueError:
+        return False
+    if not isinstance(document, dict):
+        return False
+    for field in ("entities", "entity_summary"):
+        for entity in document.get(field) or ():
+            if isinstance(entity, dict) and entity.get("wikidata_id") in wanted:
+                return True
+    return False
+
+
+WIKIDATA_ID = re.compile(r"Q[1-9][0-9]*")
+
+
+class WikidataIdParam(click.ParamType):
+    """A Wikidata item id: Q followed by digits (Q7747)."""
+
+    name = "QID"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> str:
+        text = str(value).strip().upper()
+        if not WIKIDATA_ID.fullmatch(text):
+            self.fail(f"{value!r} is not a Wikidata item id such as Q7747", param, ctx)
+        return text
+
+
 class Printer:
     """Writes records to stdout in the chosen form, skipping redelivered alerts."""
 
     def __init__(self, *, as_json: bool, value_only: bool, keep_duplicates: bool,
-                 min_urgency: int | None = None) -> None:
+                 min_urgency: int | None = None,
+                 entities: frozenset[str] = frozenset()) -> None:
         self.as_json, self.value_only = as_json, value_only
         self.keep_duplicates = keep_duplicates
         self.min_urgency = min_urgency
+        self.entities = entities
         self.seen = SeenAlerts()
 
     def print(self, record: ConsumerRecord) -> bool:
         """Print `record` unless it is a redelivery or filtered out; True when printed."""
         if self.min_urgency is not None and not urgent_enough(record.value, self.min_urgency):
+            return False
+        if self.entities and not names_entity(record.value, self.entities):
             return False
         if not self.keep_duplicates and self.seen.is_duplicate(record.value):
             return False
@@ -246,12 +283,16 @@ async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
     option("--min-urgency", type=click.IntRange(1, 9), default=None,
            help="Only alerts at least this urgent: the agency's urgency N or lower (1 = "
                 "flash). Alerts without an urgency (plain JSON dispatches) are left out."),
+    option("--entity", "entities", type=WikidataIdParam(), multiple=True,
+           help="Only messages naming this entity, by Wikidata id (repeat for any of "
+                "several: --entity Q7747 --entity Q159): an alert's entities (its most "
+                "salient), or an enriched dispatch's."),
 )
 async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffset | None,
                     from_beginning: bool, group: str | None, exit_at_end: bool,
                     as_json: bool, value_only: bool, max_messages: int | None,
                     timeout: float | None, keep_duplicates: bool,
-                    min_urgency: int | None) -> None:
+                    min_urgency: int | None, entities: tuple[str, ...]) -> None:
     """Print messages of alert topics (default: all of them) as they arrive.
 
     NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
@@ -269,6 +310,7 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
       wirewatch subscribe                          new alerts, readably
       wirewatch subscribe withdrawal -o -10 -e     the last 10 per partition, then exit
       wirewatch subscribe --group desk-1           resume where desk-1 stopped
+      wirewatch subscribe --entity Q7747 -o beginning -e     alerts naming Vladimir Putin
       wirewatch subscribe dispatches.dlq --json -o beginning -e | jq .headers
     """
     if from_beginning and offset is not None and offset != "beginning":
@@ -299,7 +341,7 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
     stderr.print(f"listening on {', '.join(wanted)}"
                  f"{f' as group {group}' if group else where} (Ctrl-C to stop)")
     printer = Printer(as_json=as_json, value_only=value_only, keep_duplicates=keep_duplicates,
-                      min_urgency=min_urgency)
+                      min_urgency=min_urgency, entities=frozenset(entities))
     received = 0
     deadline = time.monotonic() + timeout if timeout else None
     ends: dict[TopicPartition, int] = {}

@@ -116,3 +116,31 @@ def test_any_kafka_client_reads_alerts_as_json(deployment, worker):
     assert result.returncode == 0, result.stderr.decode()
     [line] = result.stdout.decode().splitlines()
     assert json.loads(line)["alert_id"] == alert_id_for(SEED_ID, "withdrawal")
+
+
+def test_subscribe_filters_by_entity_wikidata_id(deployment, worker):
+    """An alert lists its dispatch's most salient entities, an enriched dispatch all of
+    them: the seed names NATO (Q7184) first, and other linked entities further down."""
+    def printed(*args: str) -> list[dict]:
+        result = deployment.run("subscribe", *args, "-o", "beginning", "-e", "--value-only",
+                                "--timeout", "60")
+        assert result.returncode == 0, result.stderr.decode()
+        return [json.loads(line) for line in result.stdout.decode().splitlines()]
+
+    nato = printed("--entity", "Q7184")
+    assert sorted(a["topic"] for a in nato if a["dispatch_id"] == SEED_ID) == sorted(WATCHED)
+    assert all("Q7184" in {e["wikidata_id"] for e in a["entities"]} for a in nato)
+    enriched_topic = deployment.settings.topic_enriched
+    [seed] = [d for d in printed(enriched_topic) if d["id"] == SEED_ID]
+    shown = deployment.settings.top_entities_in_alert
+    further = next(e["wikidata_id"] for e in seed["entity_summary"][shown:] if e["wikidata_id"])
+    assert [a for a in printed("--entity", further) if a["dispatch_id"] == SEED_ID] == []
+    def ids(alerts: list[dict]) -> list[str]:
+        return sorted(a["alert_id"] for a in alerts)
+
+    assert ids(printed("--entity", further, "--entity", "Q7184")) == ids(nato)
+    [enriched] = printed(enriched_topic, "--entity", further.lower())  # either case
+    assert enriched["id"] == SEED_ID
+    refused = deployment.run("subscribe", "--entity", "Biden")
+    assert refused.returncode == 2
+    assert "'Biden' is not a Wikidata item id" in refused.stderr.decode()
