@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         # bounds the duplicates a crash can cause (about throughput x interval).
         default=1.0, gt=0, le=60,
         description="Seconds between commits of the worker's consumed offsets.")
+    story_retention_days: float = Field(
+        default=30.0, gt=0, le=3650,
+        description="Days the worker remembers an agency story after its last version: "
+                    "then its state is dropped (in memory, and by Kafka from the story "
+                    "changelog); a version arriving later starts the story afresh.")
     session_timeout: float = Field(
         # Faust's default is 60 s: a worker that crashed would hold its partitions that long.
         default=20.0, ge=6, le=300,

@@ -209,7 +209,11 @@ def _creation_problems(response: Any) -> dict[str, str]:
 def topic_configs(settings: Settings, topic: str) -> dict[str, str]:
     """The configuration wirewatch creates a topic with."""
     configs = {"max.message.bytes": str(settings.max_message_bytes)}
-    if settings.is_compacted(topic):
+    if topic == settings.story_changelog_topic:
+        # The latest state of each story, until the story is quiet for the retention.
+        configs["cleanup.policy"] = "compact,delete"
+        configs["retention.ms"] = str(int(settings.story_retention_days * 86_400_000))
+    elif settings.is_compacted(topic):
         configs["cleanup.policy"] = "compact"
     return configs
 

@@ -159,7 +159,7 @@ async def _publish_with_story(event: EventT, outcome: Outcome) -> StoryOutcome |
     key = story_of(outcome.enriched).encode("utf-8")
     partition = event.message.partition
     states = await stories.states(partition)
-    story = story_outcome(outcome.enriched, states.get(key), OUTPUTS)
+    story = story_outcome(outcome.enriched, states.get(key), OUTPUTS, time.time())
     sent = await _publish(outcome.records + story.records)
     if story.state is not None:
         if story.records:
@@ -237,6 +237,20 @@ async def ingest_agency_documents(stream: StreamT) -> AsyncIterator[None]:
     async for event in cast(Stream, stream).events():
         await finish_despite_cancellation(_ingest(loop, event))
         yield None
+
+
+@app.timer(interval=3600.0)
+async def forget_quiet_stories() -> None:
+    """Drop the states of stories quiet for longer than the retention (Kafka drops them
+    from the changelog by its own retention): memory stays bounded."""
+    try:
+        forgotten = stories.prune(time.time())
+    except Exception:  # Faust stops the whole worker when a timer raises
+        logger.exception("forgetting quiet stories failed; trying again in an hour")
+        return
+    if forgotten:
+        logger.info("forgot %d stories quiet for over %g days", forgotten,
+                    settings.story_retention_days)
 
 
 @app.timer(interval=5.0)

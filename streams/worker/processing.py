@@ -160,9 +160,10 @@ class StoryOutcome:
 
 
 def story_outcome(enriched: EnrichedDispatch, held: bytes | None,
-                  outputs: OutputTopics) -> StoryOutcome:
-    """The alerts of `enriched` given its story's state as held (None: a story not seen)."""
-    followed = follow_story(decode_state(held), enriched, outputs.top_entities_in_alert)
+                  outputs: OutputTopics, now: float | None = None) -> StoryOutcome:
+    """The alerts of `enriched` given its story's state as held (None: a story not seen);
+    `now` (epoch seconds) stamps the new state, for its retention."""
+    followed = follow_story(decode_state(held), enriched, outputs.top_entities_in_alert, now)
     state: StoryState | None = followed.state
     return StoryOutcome(
         [OutgoingRecord(outputs.alerts[alert.topic], alert.alert_id.encode("utf-8"),

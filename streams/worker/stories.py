@@ -44,6 +44,9 @@ class StoryState(BaseModel):
 
     version: int = Field(ge=1)
     topics: dict[str, TopicState] = Field(default_factory=dict)
+    seen_at: float | None = Field(
+        default=None, description="When (epoch seconds) the last version was applied: a "
+                                  "story quiet for the retention is forgotten.")
 
 
 class AlertChange(BaseModel):
@@ -75,6 +78,14 @@ def encode_state(state: StoryState) -> bytes:
 def decode_state(raw: bytes | None) -> StoryState | None:
     """A state read back from the store (None: the story is new)."""
     return None if raw is None else StoryState.model_validate_json(raw)
+
+
+def is_quiet(raw: bytes, now: float, retention_seconds: float) -> bool:
+    """True for a stored state whose story had no version for longer than the retention
+    (a state written before states were stamped is never quiet)."""
+    state = decode_state(raw)
+    seen_at = state.seen_at if state is not None else None
+    return seen_at is not None and now - seen_at > retention_seconds
 
 
 def apply_version(state: StoryState | None, story_id: str, version: int,
@@ -135,12 +146,15 @@ class FollowedStory:
 
 
 def follow_story(state: StoryState | None, enriched: EnrichedDispatch,
-                 top_entities_limit: int) -> FollowedStory:
-    """The alerts an enriched dispatch gives, as a version of its story after `state`."""
+                 top_entities_limit: int, now: float | None = None) -> FollowedStory:
+    """The alerts an enriched dispatch gives, as a version of its story after `state`
+    (`now`, epoch seconds: when the state was last touched, for its retention)."""
     story = story_of(enriched)
     matches = {match.topic: match for match in enriched.topics}
     after, changes = apply_version(state, story, enriched.version, frozenset(matches),
                                    is_kill(enriched))
+    if after is not None and after is not state and now is not None:
+        after = after.model_copy(update={"seen_at": now})
     alerted_at = utc_now()
     in_order = sorted(changes, key=lambda change: (change.topic not in matches,
                                                    enriched.topics.index(matches[change.topic])

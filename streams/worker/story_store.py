@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.clients.kafka import connection_options
 from streams.settings import Settings
+from streams.worker.stories import is_quiet
 
 logger = logging.getLogger(__name__)
 
@@ -50,13 +51,26 @@ class StoryStore:
                 self._partitions[partition] = held
         return held
 
+    def prune(self, now: float) -> int:
+        """Forget the stories quiet for longer than the retention; how many were."""
+        forgotten = 0
+        for states in self._partitions.values():
+            quiet = [key for key, raw in states.items() if self._quiet(raw, now)]
+            for key in quiet:
+                del states[key]
+            forgotten += len(quiet)
+        return forgotten
+
+    def _quiet(self, raw: bytes, now: float) -> bool:
+        return is_quiet(raw, now, self.settings.story_retention_days * 86_400)
+
     def forget(self, partitions: Iterable[int]) -> None:
         """Drop the states of revoked partitions: they are read back if they return."""
         for partition in partitions:
             self._partitions.pop(partition, None)
 
     async def _restore(self, partition: int) -> dict[bytes, bytes]:
-        began = time.perf_counter()
+        began, now = time.perf_counter(), time.time()
         source = TopicPartition(self.changelog, partition)
         consumer = AIOKafkaConsumer(**connection_options(self.settings), group_id=None,
                                     enable_auto_commit=False,
@@ -72,8 +86,8 @@ class StoryStore:
                     for record in records:
                         if record.key is None:
                             continue
-                        if record.value is None:  # a tombstone
-                            states.pop(record.key, None)
+                        if record.value is None or self._quiet(record.value, now):
+                            states.pop(record.key, None)  # a tombstone, or a quiet story
                         else:
                             states[record.key] = record.value
         finally:

@@ -137,7 +137,7 @@ def test_flash_to_kill_gives_new_then_updated_then_retracted_on_each_topic(deplo
         *(deployment.settings.alert_topic(t) for t in WATCHED),
         deployment.settings.story_changelog_topic, deployment.settings.topic_enriched]))
     assert configs == {**{deployment.settings.alert_topic(t): "compact" for t in WATCHED},
-                       deployment.settings.story_changelog_topic: "compact",
+                       deployment.settings.story_changelog_topic: "compact,delete",
                        deployment.settings.topic_enriched: "delete"}
 
 

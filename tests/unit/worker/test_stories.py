@@ -6,7 +6,13 @@ import random
 
 from schemas import alert_id_for
 from streams.feeds.agency import parse_agency_document
-from streams.worker.stories import StoryState, apply_version, follow_story
+from streams.worker.stories import (
+    StoryState,
+    apply_version,
+    encode_state,
+    follow_story,
+    is_quiet,
+)
 from tests.helpers.stories import EXPECTED_IN_ORDER, STRUCK, R, W, flash_to_kill
 
 STORY = "urn:newsml:afp.com:20210516:TX-PAR-WGF71"
@@ -138,3 +144,20 @@ def test_a_plain_json_dispatch_remembers_nothing(enricher, seed_dispatch):
     followed = follow_story(None, enricher.enrich(seed_dispatch), top_entities_limit=5)
     assert followed.state is None
     assert [(a.revision, a.status) for a in followed.alerts] == [(1, "new")] * 3
+
+
+def test_a_new_version_stamps_the_state_and_a_quiet_story_is_forgotten(enricher):
+    versions = flash_to_kill("urn:newsml:afp.com:20210414:QUIET")
+    [first], _ = parse_agency_document(versions[0].document)
+    [second], _ = parse_agency_document(versions[1].document)
+    state = follow_story(None, enricher.enrich(first), 5, now=1000.0).state
+    assert state is not None and state.seen_at == 1000.0
+    later = follow_story(state, enricher.enrich(second), 5, now=2000.0).state
+    assert later is not None and later.seen_at == 2000.0
+    # An older version changes nothing, its time included.
+    assert follow_story(later, enricher.enrich(first), 5, now=3000.0).state == later
+    day = 86_400.0
+    assert not is_quiet(encode_state(later), 2000.0 + 30 * day, 30 * day)
+    assert is_quiet(encode_state(later), 2001.0 + 30 * day, 30 * day)
+    unstamped = later.model_copy(update={"seen_at": None})
+    assert not is_quiet(encode_state(unstamped), 1e12, 30 * day)
