@@ -158,7 +158,8 @@ async def _publish_with_story(event: EventT, outcome: Outcome) -> StoryOutcome |
         return None
     key = story_of(outcome.enriched).encode("utf-8")
     partition = event.message.partition
-    states = await stories.states(partition)
+    # A dispatch without a story id is its own and only version: no state is kept for it.
+    states = await stories.states(partition) if outcome.enriched.story_id else {}
     story = story_outcome(outcome.enriched, states.get(key), OUTPUTS, time.time())
     sent = await _publish(outcome.records + story.records)
     if story.state is not None:
