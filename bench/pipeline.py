@@ -124,11 +124,15 @@ def b0(enricher: Enricher, corpus: list[Dispatch], batch: int) -> Result:
                   peak_rss_mb(os.getpid()))
 
 
-async def preload(settings: Settings, topic: str, corpus: list[Dispatch]) -> None:
+async def preload(settings: Settings, topic: str, corpus: list[Dispatch],
+                  by_story: bool = False) -> None:
+    """The corpus on `topic`, keyed by dispatch id (or, `by_story`, by story id, as the
+    ingest agent keys agency stories)."""
     producer = await start_producer(settings)
     try:
         for dispatch in corpus:
-            await producer.send(topic, dispatch.to_json_bytes(), key=dispatch.id.encode())
+            key = (dispatch.story_id if by_story and dispatch.story_id else dispatch.id)
+            await producer.send(topic, dispatch.to_json_bytes(), key=key.encode())
         await producer.flush()
     finally:
         await producer.stop()

@@ -44,19 +44,6 @@ def as_stories(corpus: list[Dispatch], versions: int) -> list[Dispatch]:
             for n, d in enumerate(corpus)]
 
 
-async def preload_keyed(settings: Settings, topic: str, corpus: list[Dispatch]) -> None:
-    """Like pipeline.preload, keyed by story id (as the ingest agent keys them)."""
-    from streams.clients.kafka import start_producer
-    producer = await start_producer(settings)
-    try:
-        for dispatch in corpus:
-            await producer.send(topic, dispatch.to_json_bytes(),
-                                key=(dispatch.story_id or dispatch.id).encode())
-        await producer.flush()
-    finally:
-        await producer.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dispatches", type=int, default=1000)
@@ -77,10 +64,7 @@ def main() -> None:
                 input_topic, f"{prefix}.enriched", f"{prefix}.dlq",
                 *(f"{prefix}.alerts.{t}" for t in WATCHED)]))
             corpus = plain if kind == "A" else stories
-            if kind == "A":
-                asyncio.run(preload(settings, input_topic, corpus))
-            else:
-                asyncio.run(preload_keyed(settings, input_topic, corpus))
+            asyncio.run(preload(settings, input_topic, corpus, by_story=kind == "B"))
             stamps = {r.key: r.timestamp for r in asyncio.run(
                 read_records(settings, [input_topic], until=len(corpus), timeout=120))}
             result = run_workers(settings, f"{kind} round {round_number}", prefix,

@@ -20,7 +20,7 @@ from streams.feeds.decode import (
     InvalidDispatch,
     decode_dispatch,
 )
-from streams.worker.stories import StoryState, decode_state, encode_state, follow_story
+from streams.worker.stories import decode_state, encode_state, follow_story
 
 if TYPE_CHECKING:
     from streams.nlp.enrich import Enricher
@@ -164,11 +164,10 @@ def story_outcome(enriched: EnrichedDispatch, held: bytes | None,
     """The alerts of `enriched` given its story's state as held (None: a story not seen);
     `now` (epoch seconds) stamps the new state, for its retention."""
     followed = follow_story(decode_state(held), enriched, outputs.top_entities_in_alert, now)
-    state: StoryState | None = followed.state
     return StoryOutcome(
         [OutgoingRecord(outputs.alerts[alert.topic], alert.alert_id.encode("utf-8"),
                         alert.to_json_bytes()) for alert in followed.alerts],
-        followed.alerts, encode_state(state) if state is not None else None)
+        followed.alerts, encode_state(followed.state) if followed.state is not None else None)
 
 
 def enriched_records(enriched: EnrichedDispatch, outputs: OutputTopics) -> list[OutgoingRecord]:

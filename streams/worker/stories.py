@@ -140,7 +140,6 @@ class FollowedStory:
     remember (None for a dispatch without a story id: it is its own and only version, so
     that state could never change what a redelivery gives)."""
 
-    story: str
     state: StoryState | None
     alerts: list[Alert]
 
@@ -161,7 +160,7 @@ def follow_story(state: StoryState | None, enriched: EnrichedDispatch,
                                                    if change.topic in matches else 0))
     alerts = [_alert(enriched, change, matches.get(change.topic), top_entities_limit,
                      alerted_at) for change in in_order]
-    return FollowedStory(story, after if enriched.story_id is not None else None, alerts)
+    return FollowedStory(after if enriched.story_id is not None else None, alerts)
 
 
 def _alert(enriched: EnrichedDispatch, change: AlertChange, match: TopicMatch | None,
