@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from statistics import NormalDist
 
 
 @dataclass(frozen=True)
@@ -101,11 +102,35 @@ def reading(state: KeyState, bucket: int, settings: SurgeSettings) -> Reading:
     before = [window_count(bucket - per_window * n)
               for n in range(1, settings.baseline_windows + 1)]
     mean = sum(before) / len(before)
-    # Counts of independent events vary at least as a Poisson count does (spread = the
-    # square root of the mean): a quiet, regular baseline does not make noise a surge.
     spread = max(math.sqrt(sum((c - mean) ** 2 for c in before) / len(before)),
-                 math.sqrt(mean), settings.min_spread)
-    return Reading(now, mean, spread, (now - mean) / spread)
+                 settings.min_spread)
+    return Reading(now, mean, spread, surprise(now, mean, spread))
+
+
+def surprise(observed: int, mean: float, spread: float) -> float:
+    """How unusual `observed` is, as a z-score. Counts of independent events are Poisson: the
+    z-score is the normal equivalent of the Poisson upper tail P(X >= observed) (a normal
+    approximation takes a steady flow's fluctuations for surges: its tail is too thin). A
+    baseline that varies more than a Poisson count (a day's rhythm) uses the plain z-score
+    when it is the smaller."""
+    rate = max(mean, 0.5)  # a key that never matched is still expected now and then
+    tail = poisson_tail(observed, rate)
+    poisson_z = -NormalDist().inv_cdf(tail) if 0.0 < tail < 1.0 else (
+        math.inf if tail <= 0.0 else -math.inf)
+    return min(poisson_z, (observed - mean) / spread) if spread > math.sqrt(rate) \
+        else poisson_z
+
+
+def poisson_tail(k: int, rate: float) -> float:
+    """P(X >= k) for X ~ Poisson(rate)."""
+    if k <= 0:
+        return 1.0
+    term = math.exp(-rate)
+    below = term
+    for i in range(1, k):
+        term *= rate / i
+        below += term
+    return max(0.0, 1.0 - below)
 
 
 def evaluate(key: str, state: KeyState, bucket: int, settings: SurgeSettings
