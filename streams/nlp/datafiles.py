@@ -56,7 +56,13 @@ def line_of(lines: dict[tuple[Any, ...], int], location: tuple[Any, ...]) -> int
 
 def load_yaml_model(path: Path, model: type[ModelT]) -> tuple[ModelT, dict[tuple[Any, ...], int]]:
     """Parse and validate a YAML file as `model`; return it with its line index."""
-    text = path.read_text(encoding="utf-8")
+    return parse_yaml_model(path.read_text(encoding="utf-8"), path, model)
+
+
+def parse_yaml_model(text: str, path: Path, model: type[ModelT]
+                     ) -> tuple[ModelT, dict[tuple[Any, ...], int]]:
+    """Parse and validate YAML text as `model` (errors name `path`, where the text came from:
+    a file, or a record of a topic); return it with its line index."""
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from streams.nlp.datafiles import DataFileError, load_yaml_model
+from streams.nlp.datafiles import DataFileError, parse_yaml_model
 
 RULES_DIR = Path(__file__).resolve().parent / "topic_definitions"
 
@@ -252,13 +252,19 @@ class TopicDefinition(BaseModel):
 
 def load_definition(path: Path) -> TopicDefinition:
     """Load and validate one topic file; a mistake raises `RuleError` with file and line."""
+    return parse_definition(path.read_text(encoding="utf-8"), path, path.stem)
+
+
+def parse_definition(text: str, source: Path, name: str) -> TopicDefinition:
+    """Validate a definition's YAML text, named `name` (its file's stem, or its key on the
+    watches topic); a mistake raises `RuleError` naming `source` and the line."""
     try:
-        definition, lines = load_yaml_model(path, TopicDefinition)
+        definition, lines = parse_yaml_model(text, source, TopicDefinition)
     except DataFileError as exc:
         raise RuleError(exc.path, exc.line, exc.message) from None
-    if definition.topic != path.stem:
-        raise RuleError(path, lines.get(("topic",)),
-                        f"topic {definition.topic!r} must match the file name {path.stem!r}")
+    if definition.topic != name:
+        raise RuleError(source, lines.get(("topic",)),
+                        f"topic {definition.topic!r} must match the name {name!r}")
     return definition
 
 

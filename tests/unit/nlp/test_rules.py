@@ -42,7 +42,7 @@ def test_adding_a_topic_is_adding_a_file(tmp_path):
         (lambda t: t.replace("weight: 2.0", "weight: .inf"), 8, "weight: Input should be a finite"),
         (lambda t: t.replace("saturation: 2.0", "saturation: 2.0\nsurprise: 1"), 6,
          "Extra inputs"),
-        (lambda t: t.replace("topic: demo", "topic: other"), 1, "must match the file name"),
+        (lambda t: t.replace("topic: demo", "topic: other"), 1, "must match the name"),
         (lambda t: t.replace("patterns:", "patterns: [\n"), None, "not valid YAML"),
         (lambda t: t.replace("regex: 'retrait'", "regex: '{nope} retrait'"), 9,
          "no lexicon entry named 'nope'"),
