@@ -73,6 +73,10 @@ class Settings(BaseSettings):
         default="dispatches.dlq",
         description="Messages that could not be processed, unchanged, with the reason in "
                     "their headers.")
+    topic_watches: str = Field(
+        default="wirewatch.watches",
+        description="Compacted topic of the watches, keyed by name: the definitions every "
+                    "worker applies (`wirewatch watch`).")
     alert_topic_prefix: str = Field(
         default="alerts.",
         description="An alert topic is this prefix followed by the watched topic's name.",
@@ -260,8 +264,9 @@ class Settings(BaseSettings):
 
     def is_compacted(self, topic: str) -> bool:
         """Topics that keep the latest record per key: the alert topics (keyed by alert id,
-        the latest revision of each alert) and the story table's changelog."""
-        return topic.startswith(self.alert_topic_prefix) or topic == self.story_changelog_topic
+        the latest revision of each alert), the story changelog and the watches."""
+        return (topic.startswith(self.alert_topic_prefix)
+                or topic in (self.story_changelog_topic, self.topic_watches))
 
 
 @lru_cache(maxsize=1)

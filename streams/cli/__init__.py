@@ -8,11 +8,12 @@ from importlib import metadata
 import click
 
 # Each module registers its commands on the app; agents registers the worker's agent.
-from streams.cli import broker, desk, enrich, evaluation, replay, subscribe
+from streams.cli import broker, desk, enrich, evaluation, replay, subscribe, watch
 from streams.worker import agents
 from streams.worker.app import app
 
-__all__ = ["agents", "broker", "desk", "enrich", "evaluation", "main", "replay", "subscribe"]
+__all__ = ["agents", "broker", "desk", "enrich", "evaluation", "main", "replay", "subscribe",
+           "watch"]
 
 
 WIREWATCH_HELP = """wirewatch: news-wire monitoring on Kafka.
@@ -26,6 +27,7 @@ classified into watched topics and fanned out to one alert topic per topic.
   wirewatch replay            publish the seed feed (or your own files)
   wirewatch subscribe         print alerts as they arrive
   wirewatch desk              the alerts in the browser, live
+  wirewatch watch list        the watches workers apply (add, rm, show, export)
 
 Every command has --help. Settings are WIREWATCH_* environment variables (see README).
 """

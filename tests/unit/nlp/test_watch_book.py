@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from streams.nlp.rules import RULES_DIR
-from streams.worker.watch_book import InvalidWatch, WatchBook, parse_watch
+from streams.nlp.watch_book import InvalidWatch, WatchBook, parse_watch
 
 WITHDRAWAL = (RULES_DIR / "withdrawal.yaml").read_bytes()
 ENTITY = b'watch: biden\nkind: entity\nversion: "1"\nentities: [Q6279]\nsalience: mentions\n'

@@ -68,6 +68,7 @@ class WatchBook:
     """The watches in force, by name, and the records refused since the worker started."""
 
     watches: dict[str, Watch] = field(default_factory=dict)
+    raw: dict[str, bytes] = field(default_factory=dict)  # name -> its definition as written
     refused: dict[str, str] = field(default_factory=dict)  # name -> why, the last refusal
 
     def apply(self, key: bytes | None, value: bytes | None, where: str) -> bool:
@@ -78,6 +79,7 @@ class WatchBook:
             return False
         name = key.decode("utf-8", "replace")
         if value is None:
+            self.raw.pop(name, None)
             return self.watches.pop(name, None) is not None
         try:
             watch = parse_watch(name, value, f"{where} (watch {name})")
@@ -88,6 +90,7 @@ class WatchBook:
                          "not applied", exc)
             self.refused[name] = str(exc)
             return False
+        self.raw[name] = value
         if self.watches.get(name) == watch:
             return False
         self.watches[name] = watch
