@@ -281,6 +281,8 @@ class TopicMatch(Message):
         description="Where the topic stands as a subject: named in the headline, in the "
                     "lead, or sustained through the body.")
     evidence: list[Evidence]
+    watch_version: str | None = Field(
+        default=None, description="The version of the watch that matched.")
 
 
 class EnrichedDispatch(Dispatch):
@@ -323,6 +325,8 @@ class Alert(Message):
                     "longer on the topic, or the agency killed or withheld the story; score "
                     "0 and no evidence).")
     topic: str
+    watch_version: str | None = Field(
+        default=None, description="The version of the watch that raised this revision.")
     score: float = Field(ge=0.0, le=1.0, strict=True)
     salience: Salience = Field(
         default="body",

@@ -13,6 +13,7 @@ from schemas import Dispatch, EnrichedDispatch
 from schemas.models import utc_now
 from streams.nlp.classify import TopicClassifier, lead_end
 from streams.nlp.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
+from streams.nlp.entity_watch import EntityWatch, match_entity_watch
 from streams.nlp.rules import TopicDefinition, load_definitions
 
 if TYPE_CHECKING:
@@ -39,7 +40,15 @@ class Enricher:
         # The languages analysed: the model's (the topic rules are written for it too).
         self.languages = frozenset({str(nlp.lang)})
         self.classifier = TopicClassifier(definitions)
+        self.entity_watches: tuple[EntityWatch, ...] = ()
         self.gazetteer = gazetteer_index(nlp)
+
+    def apply_watches(self, definitions: Sequence[TopicDefinition],
+                      entity_watches: Sequence[EntityWatch]) -> None:
+        """Classify with these watches from the next batch on (a batch begun keeps the
+        watches it began with)."""
+        self.classifier = TopicClassifier(definitions)
+        self.entity_watches = tuple(entity_watches)
 
     @classmethod
     def from_settings(cls, spacy_model: str) -> Enricher:
@@ -94,21 +103,32 @@ class Enricher:
             for n in range(len(batch))
         ]
         entity_seconds = (time.perf_counter() - began) / max(len(batch), 1)
+        # The watches this batch began with, whatever is applied meanwhile.
+        classifier, entity_watches = self.classifier, self.entity_watches
+        versions = {d.topic: d.version for d in classifier.definitions}
         enriched = []
         for (dispatch, received_at), entities in zip(batch, entities_by_dispatch, strict=True):
             began = time.perf_counter()
-            topics = self.classifier.classify(
-                dispatch.headline, dispatch.body,
-                frozenset(e.wikidata_id for e in entities if e.wikidata_id))
+            topics = [match.model_copy(update={"watch_version": versions.get(match.topic)})
+                      for match in classifier.classify(
+                          dispatch.headline, dispatch.body,
+                          frozenset(e.wikidata_id for e in entities if e.wikidata_id))]
             if observe is not None:
                 observe("enrich", entity_seconds)
                 observe("classify", time.perf_counter() - began)
-            enriched.append(EnrichedDispatch(
+            item = EnrichedDispatch(
                 **dispatch.model_dump(),
                 entities=entities,
                 entity_summary=summarize_entities(entities, lead_end(dispatch.body)),
                 topics=topics,
                 received_at=received_at,
                 enriched_at=utc_now(),
-            ))
+            )
+            if entity_watches:
+                found = [match.model_copy(update={"watch_version": watch.version})
+                         for watch in entity_watches
+                         if (match := match_entity_watch(watch, item)) is not None]
+                if found:
+                    item = item.model_copy(update={"topics": [*topics, *found]})
+            enriched.append(item)
         return enriched

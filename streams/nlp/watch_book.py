@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from pydantic import ValidationError
 
-from streams.nlp.datafiles import DataFileError
+from streams.nlp.datafiles import DataFileError, parse_yaml_model
 from streams.nlp.entity_watch import EntityWatch
 from streams.nlp.rules import RuleError, TopicDefinition, parse_definition
 
@@ -46,10 +45,9 @@ def parse_watch(name: str, raw: bytes, source: str) -> Watch:
         raise InvalidWatch(f"{source}{line}: not valid YAML: {exc}") from None
     if isinstance(head, dict) and head.get("kind") == "entity":
         try:
-            watch = EntityWatch.model_validate(head)
-        except ValidationError as exc:
-            raise InvalidWatch(f"{source}: {exc.errors()[0]['loc']}: "
-                               f"{exc.errors()[0]['msg']}") from None
+            watch, _ = parse_yaml_model(text, Path(source), EntityWatch)
+        except DataFileError as exc:
+            raise InvalidWatch(str(exc)) from None
         if watch.watch != name:
             raise InvalidWatch(f"{source}: watch {watch.watch!r} must match the name {name!r}")
         return watch

@@ -11,13 +11,17 @@ from functools import lru_cache
 from typing import Any, cast, get_args
 
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 from faust import Stream
 from faust.types import TP, EventT, StreamT
 
 from schemas import AlertStatus
+from streams.clients.kafka import ensure_topics, read_records, start_consumer
+from streams.clients.watches import seed_watches
 from streams.feeds.decode import DEAD_LETTER_REASONS
 from streams.nlp.enrich import Enricher
 from streams.nlp.gazetteer_files import load_gazetteer
+from streams.nlp.watch_book import WatchBook
 from streams.worker import metrics, topics
 from streams.worker.app import app
 from streams.worker.processing import (
@@ -89,7 +93,73 @@ async def load_model() -> None:
     await asyncio.get_running_loop().run_in_executor(_nlp_thread, enricher)
 
 
-app.warm_up = load_model
+# --- Watches: the definitions on the watches topic, followed while the worker runs --------
+
+watch_book = WatchBook()
+
+
+async def apply_watches() -> None:
+    """Apply the watches in force: their alert topics first (created, ready to send to),
+    then the classifier, from the next batch on. A removed watch's alert topic stays known:
+    its stories' alerts are still retracted there."""
+    wanted = {name: settings.alert_topic(name) for name in watch_book.watches}
+    new = {name: topic for name, topic in wanted.items() if topic not in _outputs}
+    if new:
+        await ensure_topics(settings, list(new.values()))
+        for name, topic in new.items():
+            _outputs[topic] = app.topic(topic, value_type=bytes)
+            for status in get_args(AlertStatus):
+                metrics.ALERTS_PUBLISHED.labels(topic=name, status=status)
+        topics.names.alerts.update(new)  # OUTPUTS.alerts is this mapping
+    enricher().apply_watches(watch_book.topic_definitions(), watch_book.entity_watches())
+    metrics.WATCHES_IN_FORCE.set(len(watch_book.watches))
+    logger.info("watches in force: %s", ", ".join(
+        f"{name}={version}" for name, version in watch_book.versions().items()))
+
+
+def _read_watches(records: Iterable[ConsumerRecord]) -> bool:
+    """Apply records of the watches topic to the book; True when the watches changed."""
+    changed = False
+    for record in records:
+        changed |= watch_book.apply(record.key, record.value,
+                                    f"{record.topic}[{record.partition}]@{record.offset}")
+    return changed
+
+
+async def warm_up() -> None:
+    """Before the worker joins its group: the model, and the watches in force (the shipped
+    definitions seed an empty watches topic)."""
+    await load_model()
+    seeded = await seed_watches(settings)
+    if seeded:
+        logger.info("seeded the watches topic with the shipped definitions: %s",
+                    ", ".join(seeded))
+    _read_watches(await read_records(settings, [settings.topic_watches]))
+    await apply_watches()
+
+
+app.warm_up = warm_up
+
+
+@app.task
+async def follow_watches() -> None:
+    """Apply added, changed and removed watches while the worker runs (within a second or
+    two of their publication)."""
+    # From the beginning (a compacted topic is small): nothing published since the warm-up
+    # read it is missed; what is unchanged changes nothing.
+    consumer = await start_consumer(settings, [settings.topic_watches], from_beginning=True)
+    try:
+        while True:
+            batches = await consumer.getmany(timeout_ms=1000)
+            refused_before = dict(watch_book.refused)
+            changed = _read_watches(r for records in batches.values() for r in records)
+            for name, why in watch_book.refused.items():
+                if refused_before.get(name) != why:
+                    metrics.WATCHES_REFUSED.labels(watch=name).inc()
+            if changed:
+                await apply_watches()
+    finally:
+        await consumer.stop()
 
 
 def _observe_stage(stage: str, seconds: float) -> None:

@@ -18,6 +18,16 @@ DISPATCHES_ENRICHED = Counter(
     "wirewatch_dispatches_enriched_total",
     "Dispatches enriched, classified and published to the enriched topic.",
 )
+WATCHES_IN_FORCE = Gauge(
+    "wirewatch_watches_in_force",
+    "Watches the worker applies (from the watches topic).",
+)
+WATCHES_REFUSED = Counter(
+    "wirewatch_watches_refused_total",
+    "Records of the watches topic the worker refused (an invalid definition): the last good "
+    "version of the watch stays in force.",
+    ["watch"],
+)
 DISPATCHES_REKEYED = Counter(
     "wirewatch_dispatches_rekeyed_total",
     "Dispatches of an agency story sent back to the input topic keyed by their story id "
@@ -84,7 +94,8 @@ SECONDS_SINCE_PROCESSED = Gauge(
 BUILD_INFO = Info("wirewatch_build", "Versions of the model, gazetteer and rules the worker runs.")
 
 STAGES = ("validate", "enrich", "classify", "publish")
-WIREWATCH_METRICS = (DISPATCHES_CONSUMED, DISPATCHES_ENRICHED, DISPATCHES_REKEYED, NOT_ANALYSED,
+WIREWATCH_METRICS = (WATCHES_IN_FORCE, WATCHES_REFUSED, DISPATCHES_CONSUMED, DISPATCHES_ENRICHED,
+                     DISPATCHES_REKEYED, NOT_ANALYSED,
                      AGENCY_DOCUMENTS, AGENCY_ITEMS_SKIPPED, DEAD_LETTERS, ALERTS_PUBLISHED,
                      PROCESSING_SECONDS, STAGE_SECONDS, END_TO_END_SECONDS, ALERT_SCORE,
                      CONSUMER_LAG, SECONDS_SINCE_PROCESSED, BUILD_INFO)

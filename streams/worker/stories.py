@@ -172,6 +172,7 @@ def _alert(enriched: EnrichedDispatch, change: AlertChange, match: TopicMatch | 
         "revision": change.revision,
         "status": change.status,
         "topic": change.topic,
+        "watch_version": match.watch_version if match else None,
         "score": shown.score if shown else 0.0,
         "salience": shown.salience if shown else "body",
         "evidence": shown.evidence if shown else [],

@@ -48,6 +48,7 @@ def deployment_for(run_id: str, tmp: Path, **extra: str) -> Deployment:
         "WIREWATCH_TOPIC_ENRICHED": f"it-{run_id}.dispatches.enriched",
         "WIREWATCH_TOPIC_DEAD_LETTER": f"it-{run_id}.dispatches.dlq",
         "WIREWATCH_ALERT_TOPIC_PREFIX": f"it-{run_id}.alerts.",
+        "WIREWATCH_TOPIC_WATCHES": f"it-{run_id}.watches",
         "WIREWATCH_WEB_PORT": str(free_port()),
         "WIREWATCH_STATE_DIR": str(tmp / "state"),
         **extra,

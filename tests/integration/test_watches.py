@@ -1,0 +1,90 @@
+"""Watches on Kafka, with a real worker: added, changed and removed while it runs, without a
+restart; an invalid one refused at `watch add`, and ignored by the worker when written to
+the topic directly."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import urllib.request
+from pathlib import Path
+
+from schemas import Alert
+from streams.clients.kafka import read_records
+from tests.helpers.deployment import Deployment
+
+ENTITY_WATCH = '''watch: otan
+kind: entity
+version: "1"
+description: NATO named in the headline or the lead
+entities: [Q7184]
+salience: lead
+'''
+
+
+def alerts_on(deployment: Deployment, topic: str) -> list[Alert]:
+    return [Alert.model_validate_json(r.value) for r in asyncio.run(
+        read_records(deployment.settings, [topic], timeout=30))]
+
+
+def wait_for_log(worker, text: str, timeout: float) -> float:
+    began = time.monotonic()
+    while text not in worker.log_text():
+        assert time.monotonic() - began < timeout, f"{text!r} not logged in {timeout}s"
+        time.sleep(0.1)
+    return time.monotonic() - began
+
+
+def metric(deployment: Deployment, pattern: str) -> float:
+    url = f"http://127.0.0.1:{deployment.settings.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+    found = re.search(rf"^{pattern} ([0-9.e+]+)$", page, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_the_shipped_watches_seed_the_topic_and_are_listed(deployment, worker):
+    result = deployment.run("watch", "list")
+    assert result.returncode == 0, result.stderr.decode()
+    names = [line.split("\t")[0] for line in result.stdout.decode().splitlines()]
+    assert names == ["iran-deal", "russia-ukraine", "withdrawal"]
+
+
+def test_a_watch_added_while_the_worker_runs_alerts_and_a_removed_one_stops(
+        deployment, worker, tmp_path: Path):
+    watch_file = tmp_path / "otan.yaml"
+    watch_file.write_text(ENTITY_WATCH, encoding="utf-8")
+    added = deployment.run("watch", "add", str(watch_file))
+    assert added.returncode == 0, added.stderr.decode()
+    seconds = wait_for_log(worker, "otan=1", timeout=5)
+    assert seconds < 5
+    replayed = deployment.run("replay")
+    assert replayed.returncode == 0, replayed.stderr.decode()
+    topic = deployment.settings.alert_topic("otan")
+    deadline = time.monotonic() + 60
+    while not (found := alerts_on(deployment, topic)):
+        assert time.monotonic() < deadline, "no alert on the new watch's topic"
+        time.sleep(0.5)
+    [alert] = found
+    assert (alert.topic, alert.watch_version, alert.salience) == ("otan", "1", "lead")
+    assert {e.rule for e in alert.evidence} == {"entity:Q7184"}
+
+    removed = deployment.run("watch", "rm", "otan")
+    assert removed.returncode == 0, removed.stderr.decode()
+    wait_for_log(worker, "watches in force: iran-deal=", timeout=5)
+    assert deployment.run("replay").returncode == 0
+    time.sleep(8)
+    assert len(alerts_on(deployment, topic)) == 1, "a removed watch raised an alert"
+
+
+def test_an_invalid_watch_is_refused_at_add_with_its_line(deployment, tmp_path: Path):
+    broken = tmp_path / "otan.yaml"
+    broken.write_text(ENTITY_WATCH.replace("salience: lead", "salience: often"),
+                      encoding="utf-8")
+    result = deployment.run("watch", "add", str(broken))
+    assert result.returncode == 1
+    said = " ".join(result.stderr.decode().split())
+    assert f"{broken}:6:" in said and "salience" in said, said
+    listed = deployment.run("watch", "list").stdout.decode()
+    assert "otan" not in listed
