@@ -12,6 +12,7 @@ from pathlib import Path
 
 from schemas import Alert
 from streams.clients.kafka import read_records
+from tests.helpers.accounting import produce
 from tests.helpers.deployment import Deployment
 
 ENTITY_WATCH = '''watch: otan
@@ -88,3 +89,21 @@ def test_an_invalid_watch_is_refused_at_add_with_its_line(deployment, tmp_path: 
     assert f"{broken}:6:" in said and "salience" in said, said
     listed = deployment.run("watch", "list").stdout.decode()
     assert "otan" not in listed
+
+
+def test_an_invalid_watch_written_to_the_topic_is_ignored_logged_and_counted(
+        deployment, worker):
+    before = metric(deployment, r'wirewatch_watches_refused_total\{watch="withdrawal"\}')
+    broken = b"topic: withdrawal\nversion: broken\nthreshold: 7\n"
+    produce(deployment.settings, [(b"withdrawal", broken)],
+            topic=deployment.settings.topic_watches)
+    wait_for_log(worker, "watch withdrawal refused", timeout=10)
+    assert "stays in force" in worker.log_text()
+    deadline = time.monotonic() + 10
+    while metric(deployment,
+                 r'wirewatch_watches_refused_total\{watch="withdrawal"\}') <= before:
+        assert time.monotonic() < deadline, "the refusal was not counted"
+        time.sleep(0.2)
+    # The worker still alerts with the last good version.
+    listed = deployment.run("watch", "list").stdout.decode()
+    assert "withdrawal\ttopic\t2026" in listed
