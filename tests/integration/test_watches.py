@@ -107,3 +107,41 @@ def test_an_invalid_watch_written_to_the_topic_is_ignored_logged_and_counted(
     # The worker still alerts with the last good version.
     listed = deployment.run("watch", "list").stdout.decode()
     assert "withdrawal\ttopic\t2026" in listed
+
+
+def test_watch_test_lists_the_alerts_a_live_run_then_raises(deployment, worker,
+                                                          tmp_path: Path):
+    assert deployment.run("replay").returncode == 0  # a recorded stream to test on
+    candidate = tmp_path / "otan-lead.yaml"
+    candidate.write_text(ENTITY_WATCH.replace("watch: otan", "watch: otan-lead"),
+                         encoding="utf-8")
+    deadline = time.monotonic() + 60
+    while True:
+        tested = deployment.run("watch", "test", str(candidate), "--since", "1h")
+        assert tested.returncode == 0, tested.stderr.decode()
+        predicted = {line.split("\t")[0][2:] for line in tested.stdout.decode().splitlines()
+                     if line.startswith("+ ")}
+        if predicted or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert predicted, tested.stderr.decode()
+    assert "no live version" in tested.stderr.decode()
+    # Live: the same watch, the same dispatches again.
+    assert deployment.run("watch", "add", str(candidate)).returncode == 0
+    wait_for_log(worker, "otan-lead=1", timeout=5)
+    assert deployment.run("replay").returncode == 0
+    topic = deployment.settings.alert_topic("otan-lead")
+    deadline = time.monotonic() + 60
+    while not (raised := {a.dispatch_id for a in alerts_on(deployment, topic)}):
+        assert time.monotonic() < deadline, "the live watch raised nothing"
+        time.sleep(0.5)
+    assert raised == predicted
+    # A stricter version of a live watch: what it would take away, and nothing changed.
+    strict = tmp_path / "withdrawal.yaml"
+    shipped = deployment.run("watch", "show", "withdrawal").stdout.decode()
+    strict.write_text(re.sub(r"(?m)^threshold: .*$", "threshold: 0.99", shipped),
+                      encoding="utf-8")
+    tested = deployment.run("watch", "test", str(strict), "--last", "1")
+    assert tested.returncode == 0, tested.stderr.decode()
+    assert [line[:2] for line in tested.stdout.decode().splitlines()] == ["- "]
+    assert "1 removed" in tested.stderr.decode()
