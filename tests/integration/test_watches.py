@@ -8,12 +8,13 @@ import asyncio
 import re
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 from schemas import Alert
 from streams.clients.kafka import read_records
-from tests.helpers.accounting import produce
-from tests.helpers.deployment import Deployment
+from tests.helpers.accounting import PacedFeed, account, dispatch_feed, produce
+from tests.helpers.deployment import Deployment, deployment_for, start_worker
 
 ENTITY_WATCH = '''watch: otan
 kind: entity
@@ -145,3 +146,28 @@ def test_watch_test_lists_the_alerts_a_live_run_then_raises(deployment, worker,
     assert tested.returncode == 0, tested.stderr.decode()
     assert [line[:2] for line in tested.stdout.decode().splitlines()] == ["- "]
     assert "1 removed" in tested.stderr.decode()
+
+
+def test_a_watch_added_and_removed_during_a_live_feed_loses_and_repeats_nothing(
+        broker, tmp_path: Path):
+    deployment = deployment_for(uuid.uuid4().hex[:8], tmp_path)
+    settings = deployment.settings
+    feed = dispatch_feed(settings.app_id, 300)
+    worker = start_worker(deployment, tmp_path / "worker.log")
+    try:
+        live = PacedFeed(settings, feed, rate=30)
+        live.start()
+        time.sleep(2)
+        watch_file = tmp_path / "otan.yaml"
+        watch_file.write_text(ENTITY_WATCH, encoding="utf-8")
+        assert deployment.run("watch", "add", str(watch_file)).returncode == 0
+        wait_for_log(worker, "otan=1", timeout=5)
+        time.sleep(2)
+        assert deployment.run("watch", "rm", "otan").returncode == 0
+        live.join()
+        result = account(settings, "watch added and removed during a live feed",
+                         [key for key, _ in feed])
+    finally:
+        assert worker.stop() == 0, worker.log_text()[-3000:]
+    assert not result.lost, f"{len(result.lost)} lost"
+    assert result.duplicated == 0 and not result.misrouted
