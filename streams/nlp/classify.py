@@ -132,6 +132,7 @@ class Prefilter:
         self._always: set[int] = set()
         self._re2_to_index: dict[int, int] = {}  # RE2 numbers what it accepted
         self._by_definition: dict[str, frozenset[int]] = {}
+        self._by_pattern: dict[int, frozenset[int]] = {}
         self._set = re2.Set.SearchSet()
         for expression in dict.fromkeys(expressions):
             number = len(self.index)
@@ -154,6 +155,15 @@ class Prefilter:
         if known is None:
             known = self._by_definition[definition.topic] = frozenset(
                 self.index[source] for p in definition.patterns for source in p.expressions)
+        return known
+
+    def of_pattern(self, pattern: Pattern) -> frozenset[int]:
+        """Numbers of a pattern's expressions: every one must be a candidate for it to match."""
+        key = id(pattern)  # patterns live as long as their definitions, which hold them
+        known = self._by_pattern.get(key)
+        if known is None:
+            known = self._by_pattern[key] = frozenset(
+                self.index[source] for source in pattern.expressions)
         return known
 
     def candidates(self, folded: str) -> frozenset[int]:
@@ -235,9 +245,9 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
     positives: list[_Found] = []
     negatives: list[_Found] = []
     for pattern in definition.patterns:
-        allowed = [prefilter is None or prefilter.index[source] in candidates
-                   for source in pattern.expressions]
-        parts = _closest_parts(pattern, sentence.folded, allowed)
+        if prefilter is not None and not prefilter.of_pattern(pattern) <= candidates:
+            continue  # a part cannot match here: neither can the pattern
+        parts = _closest_parts(pattern, sentence.folded, [True] * len(pattern.expressions))
         if parts is None:
             continue
         found = _Found(pattern, parts, pattern.weight, pattern.rule)

@@ -21,10 +21,13 @@ def match_of(watch: Watch | None, enriched: EnrichedDispatch,
     if watch is None:
         return None
     if isinstance(watch, EntityWatch):
-        return match_entity_watch(watch, enriched)
-    assert classifier is not None
-    entity_ids = frozenset(e.wikidata_id for e in enriched.entities if e.wikidata_id)
-    return next(iter(classifier.classify(enriched.headline, enriched.body, entity_ids)), None)
+        found = match_entity_watch(watch, enriched)
+    else:
+        assert classifier is not None
+        entity_ids = frozenset(e.wikidata_id for e in enriched.entities if e.wikidata_id)
+        found = next(iter(classifier.classify(enriched.headline, enriched.body, entity_ids)),
+                     None)
+    return found.model_copy(update={"watch_version": watch.version}) if found else None
 
 
 @dataclass
