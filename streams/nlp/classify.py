@@ -133,6 +133,7 @@ class Prefilter:
         self._re2_to_index: dict[int, int] = {}  # RE2 numbers what it accepted
         self._by_definition: dict[str, frozenset[int]] = {}
         self._by_pattern: dict[int, frozenset[int]] = {}
+        self._patterns_by_expression: dict[str, dict[int, list[int]]] = {}
         self._set = re2.Set.SearchSet()
         for expression in dict.fromkeys(expressions):
             number = len(self.index)
@@ -165,6 +166,23 @@ class Prefilter:
             known = self._by_pattern[key] = frozenset(
                 self.index[source] for source in pattern.expressions)
         return known
+
+    def possible_patterns(self, definition: TopicDefinition, candidates: frozenset[int]
+                          ) -> list[Pattern]:
+        """The definition's patterns whose every part is a candidate, in their order: the
+        only ones that can match (found from the candidates, not by trying every pattern)."""
+        by_expression = self._patterns_by_expression.get(definition.topic)
+        if by_expression is None:
+            by_expression = {}
+            for position, pattern in enumerate(definition.patterns):
+                for number in self.of_pattern(pattern):
+                    by_expression.setdefault(number, []).append(position)
+            self._patterns_by_expression[definition.topic] = by_expression
+        positions = {position for number in candidates
+                     for position in by_expression.get(number, ())}
+        patterns = definition.patterns
+        return [patterns[position] for position in sorted(positions)
+                if self.of_pattern(patterns[position]) <= candidates]
 
     def candidates(self, folded: str) -> frozenset[int]:
         """Numbers (in `index`) of the expressions that may match in `folded`."""
@@ -244,9 +262,9 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
         return 0.0, False, []  # no expression of this topic can match here
     positives: list[_Found] = []
     negatives: list[_Found] = []
-    for pattern in definition.patterns:
-        if prefilter is not None and not prefilter.of_pattern(pattern) <= candidates:
-            continue  # a part cannot match here: neither can the pattern
+    possible = (definition.patterns if prefilter is None
+                else prefilter.possible_patterns(definition, candidates))
+    for pattern in possible:
         parts = _closest_parts(pattern, sentence.folded, [True] * len(pattern.expressions))
         if parts is None:
             continue
