@@ -9,8 +9,12 @@ from schemas.models import (
     Entity,
     EntitySummary,
     Evidence,
+    SurgeAlert,
+    SurgeHeadline,
+    SurgeKind,
     TopicMatch,
     alert_id_for,
+    surge_alert_id,
 )
 
 __all__ = [
@@ -22,6 +26,10 @@ __all__ = [
     "Entity",
     "EntitySummary",
     "Evidence",
+    "SurgeAlert",
+    "SurgeHeadline",
+    "SurgeKind",
     "TopicMatch",
     "alert_id_for",
+    "surge_alert_id",
 ]

@@ -16,7 +16,14 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas.models import Alert, Dispatch, EnrichedDispatch, Entity, TopicMatch
+from schemas.models import (
+    Alert,
+    Dispatch,
+    EnrichedDispatch,
+    Entity,
+    SurgeAlert,
+    TopicMatch,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parent
 SCHEMA_ID_BASE = "https://wirewatch.dev/schemas/"
@@ -26,6 +33,7 @@ EXPORTED_MODELS: tuple[type[BaseModel], ...] = (
     TopicMatch,
     EnrichedDispatch,
     Alert,
+    SurgeAlert,
 )
 
 

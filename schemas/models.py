@@ -359,6 +359,54 @@ class Alert(Message):
     alerted_at: Timestamp
 
 
+SurgeKind = Literal["watch", "entity"]
+
+
+class SurgeHeadline(Message):
+    """One of the stories that made a surge: its latest headline seen, and its score."""
+
+    story_id: DispatchId
+    dispatch_id: DispatchId
+    headline: str | None
+    score: float = Field(ge=0.0, le=1.0, strict=True,
+                         description="The watch's score (for an entity: 1).")
+    published_at: Timestamp
+
+
+class SurgeAlert(Message):
+    """What a subscriber of `alerts.surge` receives: a watch, or an entity, suddenly
+    everywhere. One alert per surge: it is said once when the window's count first stands
+    out from the trailing baseline, and not again until the count has fallen back."""
+
+    alert_id: str = Field(
+        description="UUIDv5 of the key and the window it surged in; the Kafka key.")
+    kind: SurgeKind = Field(description="'watch' (a watched topic) or 'entity'.")
+    key: ShortText = Field(description="The watch's name, or the entity's Wikidata id.")
+    name: str = Field(description="The watch's name, or the entity's canonical name.")
+    count: JsonInt = Field(ge=0, description="Matching stories in the window.")
+    baseline_mean: float = Field(
+        ge=0.0, allow_inf_nan=False,
+        description="Mean count of the trailing windows before it (the baseline).")
+    baseline_spread: float = Field(
+        ge=0.0, allow_inf_nan=False,
+        description="Standard deviation of those counts (at least the configured floor).")
+    z_score: float = Field(
+        allow_inf_nan=False,
+        description="How far the count stands out: the normal equivalent of the Poisson "
+                    "upper tail, capped at 99 (a count far beyond any baseline).")
+    window_start: Timestamp
+    window_end: Timestamp
+    top_headlines: list[SurgeHeadline] = Field(
+        description="The window's highest-scoring stories, best first.")
+    alerted_at: Timestamp
+
+
+def surge_alert_id(key: str, window_end: datetime) -> str:
+    """The deterministic id of the surge a key started in the window ending at
+    `window_end` (a redelivery re-publishes the same id)."""
+    return str(uuid.uuid5(ALERT_ID_NAMESPACE, f"surge/{key}/{window_end.isoformat()}"))
+
+
 def alert_id_for(story: str, topic: str) -> str:
     """The deterministic id of a story's alert on a topic (for a dispatch without a story
     id, `story` is the dispatch id)."""

@@ -15,6 +15,8 @@ from schemas.problems import validation_problems, where
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+# The alert topic of surges is `<alert_topic_prefix>surge`: a name no watch may take.
+SURGE_TOPIC_NAME = "surge"
 
 
 class Settings(BaseSettings):
@@ -124,6 +126,31 @@ class Settings(BaseSettings):
         description="Days the worker remembers an agency story after its last version: "
                     "then its state is dropped (in memory, and by Kafka from the story "
                     "changelog); a version arriving later starts the story afresh.")
+    # Surges (streams.worker.surges): a watch, or an entity, suddenly everywhere.
+    surge_step_seconds: int = Field(
+        default=300, ge=1, le=86_400,
+        description="Surges: the hopping windows advance by this many seconds (and the "
+                    "counts are kept in buckets of that length), by the dispatches' own "
+                    "times.")
+    surge_window_seconds: int = Field(
+        default=3600, ge=1, le=7 * 86_400,
+        description="Surges: the length of a window (a multiple of the step).")
+    surge_baseline_windows: int = Field(
+        default=24, ge=2, le=1000,
+        description="Surges: the trailing windows a window is compared with (24 one-hour "
+                    "windows: the day before). No surge is said before the worker has seen "
+                    "that long.")
+    surge_z: float = Field(
+        default=3.0, gt=0, le=50,
+        description="Surges: how far above its baseline a window's count must stand (a "
+                    "z-score; counts are taken as Poisson).")
+    surge_min_count: int = Field(
+        default=10, ge=1,
+        description="Surges: the fewest matching stories in a window that can be a surge.")
+    surge_entities_per_dispatch: int = Field(
+        default=3, ge=0, le=50,
+        description="Surges: a dispatch counts for its this many most salient linked "
+                    "entities (0: surges of watches only).")
     session_timeout: float = Field(
         # Faust's default is 60 s: a worker that crashed would hold its partitions that long.
         default=20.0, ge=6, le=300,
@@ -196,6 +223,13 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _surge_window_is_whole_steps(self) -> Self:
+        if self.surge_window_seconds % self.surge_step_seconds:
+            raise ValueError(f"surge_window_seconds ({self.surge_window_seconds}) must be a "
+                             f"multiple of surge_step_seconds ({self.surge_step_seconds})")
+        return self
+
+    @model_validator(mode="after")
     def _security_is_consistent(self) -> Self:
         # Checked here, at start-up, so that a half-configured login fails with the variable
         # to set instead of as an obscure handshake error (or a silent plaintext connection).
@@ -262,11 +296,28 @@ class Settings(BaseSettings):
         named as Faust names a table's."""
         return f"{self.app_id}-stories-changelog"
 
+    @property
+    def surge_alert_topic(self) -> str:
+        """The topic of surge alerts (`alerts.surge`); no watch may be named `surge`."""
+        return self.alert_topic(SURGE_TOPIC_NAME)
+
+    @property
+    def surge_sightings_topic(self) -> str:
+        """The worker's own topic of matches to count, keyed by watch or entity, so that
+        each key's counts meet in one partition (streams.worker.surge_store)."""
+        return f"{self.app_id}-surge-sightings"
+
+    @property
+    def surge_changelog_topic(self) -> str:
+        """The compacted changelog of the surge counts, partitioned like the sightings."""
+        return f"{self.app_id}-surges-changelog"
+
     def is_compacted(self, topic: str) -> bool:
         """Topics that keep the latest record per key: the alert topics (keyed by alert id,
         the latest revision of each alert), the story changelog and the watches."""
         return (topic.startswith(self.alert_topic_prefix)
-                or topic in (self.story_changelog_topic, self.topic_watches))
+                or topic in (self.story_changelog_topic, self.topic_watches,
+                             self.surge_changelog_topic))
 
 
 @lru_cache(maxsize=1)

@@ -20,6 +20,7 @@ import yaml
 from streams.nlp.datafiles import DataFileError, parse_yaml_model
 from streams.nlp.entity_watch import EntityWatch
 from streams.nlp.rules import RuleError, TopicDefinition, parse_definition
+from streams.settings import SURGE_TOPIC_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,9 @@ class InvalidWatch(ValueError):
 def parse_watch(name: str, raw: bytes, source: str) -> Watch:
     """A watch from a record's value (or a file's bytes): a topic definition, or an entity
     watch (`kind: entity`). Raises `InvalidWatch` naming `source`, the line and the problem."""
+    if name == SURGE_TOPIC_NAME:
+        raise InvalidWatch(f"{source}: {name!r} is taken by the surge alerts "
+                           f"(alerts.{name}): name the watch otherwise")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
