@@ -292,7 +292,7 @@ class Settings(BaseSettings):
 
     @property
     def story_changelog_topic(self) -> str:
-        """The compacted changelog of the worker's story states (streams.worker.story_store),
+        """The compacted changelog of the worker's story states (streams.worker.changelog_store),
         named as Faust names a table's."""
         return f"{self.app_id}-stories-changelog"
 
@@ -304,7 +304,7 @@ class Settings(BaseSettings):
     @property
     def surge_sightings_topic(self) -> str:
         """The worker's own topic of matches to count, keyed by watch or entity, so that
-        each key's counts meet in one partition (streams.worker.surge_store)."""
+        each key's counts meet in one partition (streams.worker.surges)."""
         return f"{self.app_id}-surge-sightings"
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping, Sequence
@@ -24,6 +25,7 @@ from streams.nlp.gazetteer_files import load_gazetteer
 from streams.nlp.watch_book import WatchBook
 from streams.worker import metrics, topics
 from streams.worker.app import app
+from streams.worker.changelog_store import ChangelogStore
 from streams.worker.processing import (
     ConsumedMessage,
     Outcome,
@@ -35,31 +37,58 @@ from streams.worker.processing import (
     outcomes_for_messages,
     story_outcome,
 )
-from streams.worker.stories import story_of
-from streams.worker.story_store import StoryStore
+from streams.worker.stories import is_quiet, story_of
+from streams.worker.surges import (
+    KeyState,
+    Sighting,
+    SurgeSettings,
+    count_sightings,
+    decode_key_state,
+    encode_key_state,
+    reading,
+)
 
 logger = logging.getLogger(__name__)
 settings = app.wirewatch_settings
 # Room for a dead letter's key and headers within the largest message the topics take.
 HEADROOM_BYTES = 64 * 1024
 _outputs = {t.get_topic_name(): t for t in (topics.dispatches, topics.enriched,
-                                            topics.dead_letter, *topics.alerts.values())}
+                                            topics.dead_letter, topics.surge_sightings,
+                                            *topics.alerts.values())}
 OUTPUTS = OutputTopics(enriched=topics.names.enriched, dead_letter=topics.names.dead_letter,
                        alerts=topics.names.alerts,
                        top_entities_in_alert=settings.top_entities_in_alert,
                        max_dead_letter_value=settings.max_message_bytes - HEADROOM_BYTES,
-                       rekey_to=topics.names.dispatches)
+                       rekey_to=topics.names.dispatches,
+                       surge_sightings=topics.names.surge_sightings,
+                       surge_entities_per_dispatch=settings.surge_entities_per_dispatch)
 progress = metrics.PartitionProgress()
-stories = StoryStore(settings)
+STORY_RETENTION_SECONDS = settings.story_retention_days * 86_400
+
+
+def _story_unless_quiet(raw: bytes, now: float) -> bytes | None:
+    return None if is_quiet(raw, now, STORY_RETENTION_SECONDS) else raw
+
+
+stories = ChangelogStore(settings, settings.story_changelog_topic, _story_unless_quiet)
+SURGES = SurgeSettings.from_settings(settings)
+surge_counts = ChangelogStore(settings, settings.surge_changelog_topic,
+                              lambda raw, now: decode_key_state(raw))
+surge_clocks: dict[int, int] = {}  # sightings partition -> its newest bucket
 
 
 @app.on_partitions_revoked.connect
-async def forget_revoked_stories(sender: Any, /, *args: Any, signal: Any = None,
-                                 **kwargs: Any) -> None:
-    """Another worker may own these partitions next, and change their stories. Faust sends
-    the revoked partitions as the signal's one argument."""
+async def forget_revoked_states(sender: Any, /, *args: Any, signal: Any = None,
+                                **kwargs: Any) -> None:
+    """Another worker may own these partitions next, and change their stories and counts.
+    Faust sends the revoked partitions as the signal's one argument."""
     revoked: set[TP] = args[0] if args else kwargs.get("revoked", set())
     stories.forget(tp.partition for tp in revoked if tp.topic == topics.names.dispatches)
+    sightings = [tp.partition for tp in revoked if tp.topic == topics.names.surge_sightings]
+    for partition, states in surge_counts.forget(sightings).items():
+        surge_clocks.pop(partition, None)
+        for key in states:  # their next owner reports them
+            _drop_surge_gauges(key)
 
 
 # One thread runs the NLP: spaCy is not shared across threads, and one is what a worker has.
@@ -226,7 +255,7 @@ async def _publish_with_story(event: EventT, outcome: Outcome) -> StoryOutcome |
     if outcome.enriched is None:
         await _publish(outcome.records)
         return None
-    key = story_of(outcome.enriched).encode("utf-8")
+    key = story_of(outcome.enriched)
     partition = event.message.partition
     # A dispatch without a story id is its own and only version: no state is kept for it.
     states = await stories.states(partition) if outcome.enriched.story_id else {}
@@ -236,7 +265,8 @@ async def _publish_with_story(event: EventT, outcome: Outcome) -> StoryOutcome |
         if story.records:
             await asyncio.gather(*sent[len(outcome.records):])
         states[key] = story.state
-        await topics.story_changelog.send(key=key, value=story.state, partition=partition)
+        await topics.story_changelog.send(key=key.encode("utf-8"), value=story.state,
+                                          partition=partition)
     return story
 
 
@@ -310,12 +340,98 @@ async def ingest_agency_documents(stream: StreamT) -> AsyncIterator[None]:
         yield None
 
 
+# --- Surges: sightings counted per watch and entity, surges announced --------------------
+
+
+def _sightings(events: Sequence[EventT]) -> dict[int, list[tuple[int, Sighting]]]:
+    """The batch's sightings with their offsets, by partition (a record that is not one is
+    logged and skipped: only the workers write the topic)."""
+    by_partition: dict[int, list[tuple[int, Sighting]]] = {}
+    for event in events:
+        try:
+            sighting = Sighting.model_validate_json(event.message.value or b"")
+        except ValueError as exc:
+            logger.error("not a sighting at %s[%d]@%d, skipped: %s", event.message.topic,
+                         event.message.partition, event.message.offset, exc)
+            continue
+        by_partition.setdefault(event.message.partition, []).append(
+            (event.message.offset, sighting))
+    return by_partition
+
+
+def _drop_surge_gauges(key: str) -> None:
+    """Stop reporting a key (`kind/key`): forgotten, or another worker counts it now."""
+    kind, short = key.split("/", 1)
+    for gauge in (metrics.SURGE_WINDOW_COUNT, metrics.SURGE_BASELINE):
+        with contextlib.suppress(KeyError):  # not reported
+            gauge.remove(kind, short)
+
+
+def _export_surge_gauges(key: str, state: KeyState | None, clock: int) -> None:
+    """Current count and baseline of a watch; of an entity only while it counts."""
+    current = reading(state, clock - 1, SURGES) if state is not None else None
+    if current is None or state is None or (
+            state.kind == "entity" and current.count < SURGES.min_count
+            and not state.surging):
+        _drop_surge_gauges(key)
+        return
+    short = key.split("/", 1)[1]
+    metrics.SURGE_WINDOW_COUNT.labels(kind=state.kind, key=short).set(current.count)
+    metrics.SURGE_BASELINE.labels(kind=state.kind, key=short).set(current.baseline_mean)
+
+
+async def _count_surges(events: Sequence[EventT]) -> None:
+    """Count a batch of sightings, partition by partition: the surges they start are
+    delivered before the counts that follow them are written (a crash in between gives the
+    same surge alert again, same id, never none)."""
+    for partition, sightings in _sightings(events).items():
+        held = await surge_counts.states(partition)
+        if partition not in surge_clocks and held:  # read back: resume where counting was
+            surge_clocks[partition] = max(
+                (s.evaluated + 1 for s in held.values() if s.evaluated is not None),
+                default=0)
+        counted = count_sightings(held, sightings, surge_clocks.get(partition), SURGES)
+        if counted.clock is not None:
+            surge_clocks[partition] = counted.clock
+        sent = [await topics.surge_alerts.send(key=alert.alert_id.encode("utf-8"),
+                                               value=alert.to_json_bytes())
+                for alert in counted.surges]
+        await asyncio.gather(*sent)
+        for alert in counted.surges:
+            metrics.SURGES.labels(kind=alert.kind).inc()
+            logger.info("surge: %s %s, %d stories in the window to %s (baseline %.1f, z %.1f)",
+                        alert.kind, alert.name, alert.count, alert.window_end.isoformat(),
+                        alert.baseline_mean, alert.z_score)
+        for key, state in counted.changed.items():
+            if state is None:
+                held.pop(key, None)
+            else:
+                held[key] = state
+            await topics.surge_changelog.send(
+                key=key.encode("utf-8"), partition=partition,
+                value=encode_key_state(state) if state is not None else None)
+            if counted.clock is not None:
+                _export_surge_gauges(key, state, counted.clock)
+
+
+@app.agent(topics.surge_sightings, name="wirewatch.count_surges")
+async def count_surges(stream: StreamT) -> AsyncIterator[None]:
+    """sightings (one per story on a watch or an entity) -> counts per hopping window ->
+    a surge alert when a window stands out from its baseline, once per surge."""
+    batches = cast(Stream, stream).take_events(settings.batch_size * 8,
+                                              within=settings.batch_within)
+    async for events in batches:
+        await finish_despite_cancellation(_count_surges(events))
+        yield None
+
+
 @app.timer(interval=3600.0)
 async def forget_quiet_stories() -> None:
     """Drop the states of stories quiet for longer than the retention (Kafka drops them
     from the changelog by its own retention): memory stays bounded."""
     try:
-        forgotten = stories.prune(time.time())
+        now = time.time()
+        forgotten = stories.prune(lambda raw: is_quiet(raw, now, STORY_RETENTION_SECONDS))
     except Exception:  # Faust stops the whole worker when a timer raises
         logger.exception("forgetting quiet stories failed; trying again in an hour")
         return

@@ -28,6 +28,22 @@ WATCHES_REFUSED = Counter(
     "version of the watch stays in force.",
     ["watch"],
 )
+SURGES = Counter(
+    "wirewatch_surges_total",
+    "Surges announced on the surge alert topic: a watch or an entity suddenly everywhere.",
+    ["kind"],
+)
+SURGE_WINDOW_COUNT = Gauge(
+    "wirewatch_surge_window_count",
+    "Stories in the last complete surge window, per watch (and per entity while its count "
+    "reaches the surge minimum or it surges), on the worker that counts it.",
+    ["kind", "key"],
+)
+SURGE_BASELINE = Gauge(
+    "wirewatch_surge_baseline",
+    "Mean count of the trailing windows that window is compared with (same series).",
+    ["kind", "key"],
+)
 DISPATCHES_REKEYED = Counter(
     "wirewatch_dispatches_rekeyed_total",
     "Dispatches of an agency story sent back to the input topic keyed by their story id "
@@ -94,7 +110,8 @@ SECONDS_SINCE_PROCESSED = Gauge(
 BUILD_INFO = Info("wirewatch_build", "Versions of the model, gazetteer and rules the worker runs.")
 
 STAGES = ("validate", "enrich", "classify", "publish")
-WIREWATCH_METRICS = (WATCHES_IN_FORCE, WATCHES_REFUSED, DISPATCHES_CONSUMED, DISPATCHES_ENRICHED,
+WIREWATCH_METRICS = (WATCHES_IN_FORCE, WATCHES_REFUSED, SURGES, SURGE_WINDOW_COUNT,
+                     SURGE_BASELINE, DISPATCHES_CONSUMED, DISPATCHES_ENRICHED,
                      DISPATCHES_REKEYED, NOT_ANALYSED,
                      AGENCY_DOCUMENTS, AGENCY_ITEMS_SKIPPED, DEAD_LETTERS, ALERTS_PUBLISHED,
                      PROCESSING_SECONDS, STAGE_SECONDS, END_TO_END_SECONDS, ALERT_SCORE,

@@ -21,6 +21,7 @@ from streams.feeds.decode import (
     decode_dispatch,
 )
 from streams.worker.stories import decode_state, encode_state, follow_story
+from streams.worker.surges import sightings_of, surge_key
 
 if TYPE_CHECKING:
     from streams.nlp.enrich import Enricher
@@ -140,6 +141,10 @@ class OutputTopics:
     # The input topic, where a dispatch keyed other than by its story goes back, keyed by
     # it (None: processed where it is).
     rekey_to: str | None = None
+    # The worker's sightings topic (streams.worker.surges), and how many of a story's most
+    # salient entities it counts (None: no surges counted).
+    surge_sightings: str | None = None
+    surge_entities_per_dispatch: int = 0
 
 
 def enriched_record(enriched: EnrichedDispatch, outputs: OutputTopics) -> OutgoingRecord:
@@ -161,13 +166,21 @@ class StoryOutcome:
 
 def story_outcome(enriched: EnrichedDispatch, held: bytes | None,
                   outputs: OutputTopics, now: float | None = None) -> StoryOutcome:
-    """The alerts of `enriched` given its story's state as held (None: a story not seen);
-    `now` (epoch seconds) stamps the new state, for its retention."""
+    """The alerts of `enriched` given its story's state as held (None: a story not seen),
+    then its sightings for the surge counts; `now` (epoch seconds) stamps the new state, for
+    its retention."""
     followed = follow_story(decode_state(held), enriched, outputs.top_entities_in_alert, now)
-    return StoryOutcome(
-        [OutgoingRecord(outputs.alerts[alert.topic], alert.alert_id.encode("utf-8"),
-                        alert.to_json_bytes()) for alert in followed.alerts],
-        followed.alerts, encode_state(followed.state) if followed.state is not None else None)
+    records = [OutgoingRecord(outputs.alerts[alert.topic], alert.alert_id.encode("utf-8"),
+                              alert.to_json_bytes()) for alert in followed.alerts]
+    if outputs.surge_sightings is not None:
+        records += [
+            OutgoingRecord(outputs.surge_sightings,
+                           surge_key(sighting.kind, sighting.key).encode("utf-8"),
+                           sighting.model_dump_json().encode("utf-8"))
+            for sighting in sightings_of(enriched, followed.alerts, held is None,
+                                         outputs.surge_entities_per_dispatch)]
+    return StoryOutcome(records, followed.alerts,
+                        encode_state(followed.state) if followed.state is not None else None)
 
 
 def enriched_records(enriched: EnrichedDispatch, outputs: OutputTopics) -> list[OutgoingRecord]:

@@ -1,6 +1,6 @@
 """One alert per story and watched topic, that follows the story's versions: what a new
 version of a story changes in its alerts. Plain functions over a small state record (kept in
-a store keyed by story id, streams.worker.story_store), testable without Kafka.
+a store keyed by story id, streams.worker.changelog_store), testable without Kafka.
 
 An agency sends a story as a flash, an urgent, the full dispatch, updates, corrections,
 sometimes a kill. For each watched topic the story touches, subscribers get revision 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import subprocess
 import time
@@ -113,6 +114,16 @@ def start_worker(deployment: Deployment, log: Path) -> WorkerProcess:
             time.sleep(0.2)
     worker.stop()
     pytest.fail(f"worker did not serve {url} within 90s:\n{worker.log_text()[-3000:]}")
+
+
+def worker_metric(deployment: Deployment, pattern: str) -> float:
+    """The value of the one series of the worker's `/metrics` that `pattern` (a regular
+    expression of name and labels) matches; 0 when absent."""
+    url = f"http://127.0.0.1:{deployment.settings.web_port}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        page = response.read().decode()
+    found = re.search(rf"^{pattern} ([0-9.e+]+)$", page, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
 
 
 def consume(settings: Settings, topics: list[str], *, until: int, timeout: float = 60,

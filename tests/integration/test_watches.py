@@ -7,14 +7,13 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 from schemas import Alert
 from streams.clients.kafka import read_records
 from tests.helpers.accounting import PacedFeed, account, dispatch_feed, produce
-from tests.helpers.deployment import Deployment, deployment_for, start_worker
+from tests.helpers.deployment import Deployment, deployment_for, start_worker, worker_metric
 
 ENTITY_WATCH = '''watch: otan
 kind: entity
@@ -36,14 +35,6 @@ def wait_for_log(worker, text: str, timeout: float) -> float:
         assert time.monotonic() - began < timeout, f"{text!r} not logged in {timeout}s"
         time.sleep(0.1)
     return time.monotonic() - began
-
-
-def metric(deployment: Deployment, pattern: str) -> float:
-    url = f"http://127.0.0.1:{deployment.settings.web_port}/metrics"
-    with urllib.request.urlopen(url, timeout=5) as response:
-        page = response.read().decode()
-    found = re.search(rf"^{pattern} ([0-9.e+]+)$", page, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
 
 
 def test_the_shipped_watches_seed_the_topic_and_are_listed(deployment, worker):
@@ -94,14 +85,14 @@ def test_an_invalid_watch_is_refused_at_add_with_its_line(deployment, tmp_path: 
 
 def test_an_invalid_watch_written_to_the_topic_is_ignored_logged_and_counted(
         deployment, worker):
-    before = metric(deployment, r'wirewatch_watches_refused_total\{watch="withdrawal"\}')
+    before = worker_metric(deployment, r'wirewatch_watches_refused_total\{watch="withdrawal"\}')
     broken = b"topic: withdrawal\nversion: broken\nthreshold: 7\n"
     produce(deployment.settings, [(b"withdrawal", broken)],
             topic=deployment.settings.topic_watches)
     wait_for_log(worker, "watch withdrawal refused", timeout=10)
     assert "stays in force" in worker.log_text()
     deadline = time.monotonic() + 10
-    while metric(deployment,
+    while worker_metric(deployment,
                  r'wirewatch_watches_refused_total\{watch="withdrawal"\}') <= before:
         assert time.monotonic() < deadline, "the refusal was not counted"
         time.sleep(0.2)

@@ -30,8 +30,11 @@ from schemas import (
     Entity,
     EntitySummary,
     Evidence,
+    SurgeAlert,
+    SurgeHeadline,
     TopicMatch,
     alert_id_for,
+    surge_alert_id,
 )
 from schemas.export import EXPORTED_MODELS, schema_path
 from schemas.models import MAX_BODY_CHARS, MAX_HEADLINE_CHARS, VISIBLE_CHARACTER
@@ -177,6 +180,20 @@ def alerts(draw: st.DrawFn) -> Alert:
     )
 
 
+@st.composite
+def surge_alerts(draw: st.DrawFn) -> SurgeAlert:
+    key, end = draw(short_text), draw(aware_datetimes)
+    headline = st.builds(SurgeHeadline, story_id=short_text, dispatch_id=short_text,
+                         headline=st.none() | headlines, score=unit_scores,
+                         published_at=aware_datetimes)
+    return SurgeAlert(
+        alert_id=surge_alert_id(key, end), kind=draw(st.sampled_from(["watch", "entity"])),
+        key=key, name=draw(wire_text), count=draw(st.integers(0, 10_000)),
+        baseline_mean=draw(st.floats(0, 1e4)), baseline_spread=draw(st.floats(0, 1e4)),
+        z_score=draw(st.floats(-99, 99)), window_start=draw(aware_datetimes), window_end=end,
+        top_headlines=draw(st.lists(headline, max_size=5)), alerted_at=draw(aware_datetimes))
+
+
 # Values a field may wrongly hold: any JSON, odd text, sizes around the limits, odd dates.
 odd_timestamps = st.one_of(
     st.datetimes().map(datetime.isoformat),  # no timezone
@@ -227,7 +244,8 @@ def dispatch_shaped(draw: st.DrawFn) -> tuple[dict[str, Any], set[str]]:
         else:
             changed.add(name)
     extra = draw(st.dictionaries(any_text, json_scalars, max_size=2))
-    document.update({k: v for k, v in extra.items() if k not in DISPATCH_FIELDS})
+    # Unknown fields only: a real field (urgency, version...) takes its own checks.
+    document.update({k: v for k, v in extra.items() if k not in Dispatch.model_fields})
     return document, changed
 
 
@@ -448,6 +466,7 @@ _INSTANCES: dict[type[BaseModel], st.SearchStrategy[Any]] = {
     TopicMatch: topic_matches,
     EnrichedDispatch: enriched_dispatches(),
     Alert: alerts(),
+    SurgeAlert: surge_alerts(),
 }
 
 

@@ -1,10 +1,10 @@
-"""Where the worker keeps its story states (`streams.worker.stories`): in memory per input
-partition, and in a compacted changelog topic partitioned like the input, keyed by story id.
+"""Where the worker keeps the state its agents build up (story states, surge counts): in
+memory per input partition, and in a compacted changelog topic partitioned like the input.
 
-A story's versions are keyed to one input partition, so its state lives in the changelog
-partition of the same number, and moves with it: the worker that owns input partition P
-reads changelog partition P back (to its end) before it handles P's first dispatch, and
-forgets it when P is revoked (its next owner may write to it meanwhile).
+A key's inputs meet in one input partition, so its state lives in the changelog partition
+of the same number and moves with it: the worker that owns input partition P reads
+changelog partition P back (to its end) before it handles P's first message, and forgets it
+when P is revoked (its next owner may write to it meanwhile).
 
 Why not a Faust `Table`: with one, every rebalance goes through Faust's table recovery, which
 resumes the flow before it seeks the input partitions back to their committed offsets; a
@@ -18,27 +18,31 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from streams.clients.kafka import connection_options
 from streams.settings import Settings
-from streams.worker.stories import is_quiet
 
 logger = logging.getLogger(__name__)
+State = TypeVar("State")
 
 
-class StoryStore:
-    """Story states by input partition: story id -> state (bytes, `StoryState` JSON)."""
+class ChangelogStore(Generic[State]):
+    """States by input partition: key -> state. `decode(raw, now)` turns a changelog value
+    into a state, or None for one to drop (expired)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, changelog: str,
+                 decode: Callable[[bytes, float], State | None]) -> None:
         self.settings = settings
-        self.changelog = settings.story_changelog_topic
-        self._partitions: dict[int, dict[bytes, bytes]] = {}
+        self.changelog = changelog
+        self.decode = decode
+        self._partitions: dict[int, dict[str, State]] = {}
         self._restoring: dict[int, asyncio.Lock] = {}
 
-    async def states(self, partition: int) -> dict[bytes, bytes]:
+    async def states(self, partition: int) -> dict[str, State]:
         """The states of input partition `partition`, read back from the changelog the first
         time it is asked for since the partition was (re)assigned."""
         held = self._partitions.get(partition)
@@ -51,32 +55,33 @@ class StoryStore:
                 self._partitions[partition] = held
         return held
 
-    def prune(self, now: float) -> int:
-        """Forget the stories quiet for longer than the retention; how many were."""
+    def held(self) -> Iterator[tuple[int, dict[str, State]]]:
+        """The partitions read back, with their states."""
+        yield from list(self._partitions.items())
+
+    def prune(self, drop: Callable[[State], bool]) -> int:
+        """Forget the states `drop` says are done with; how many were."""
         forgotten = 0
         for states in self._partitions.values():
-            quiet = [key for key, raw in states.items() if self._quiet(raw, now)]
-            for key in quiet:
+            done = [key for key, state in states.items() if drop(state)]
+            for key in done:
                 del states[key]
-            forgotten += len(quiet)
+            forgotten += len(done)
         return forgotten
 
-    def _quiet(self, raw: bytes, now: float) -> bool:
-        return is_quiet(raw, now, self.settings.story_retention_days * 86_400)
+    def forget(self, partitions: Iterable[int]) -> dict[int, dict[str, State]]:
+        """Drop the states of revoked partitions (read back if they return); what they held."""
+        return {partition: states for partition in partitions
+                if (states := self._partitions.pop(partition, None)) is not None}
 
-    def forget(self, partitions: Iterable[int]) -> None:
-        """Drop the states of revoked partitions: they are read back if they return."""
-        for partition in partitions:
-            self._partitions.pop(partition, None)
-
-    async def _restore(self, partition: int) -> dict[bytes, bytes]:
+    async def _restore(self, partition: int) -> dict[str, State]:
         began, now = time.perf_counter(), time.time()
         source = TopicPartition(self.changelog, partition)
         consumer = AIOKafkaConsumer(**connection_options(self.settings), group_id=None,
                                     enable_auto_commit=False,
                                     max_partition_fetch_bytes=self.settings.max_message_bytes)
         await consumer.start()
-        states: dict[bytes, bytes] = {}
+        states: dict[str, State] = {}
         try:
             consumer.assign([source])
             await consumer.seek_to_beginning(source)
@@ -86,12 +91,13 @@ class StoryStore:
                     for record in records:
                         if record.key is None:
                             continue
-                        if record.value is None or self._quiet(record.value, now):
-                            states.pop(record.key, None)  # a tombstone, or a quiet story
+                        state = self.decode(record.value, now) if record.value else None
+                        if state is None:  # a tombstone, or expired
+                            states.pop(record.key.decode("utf-8", "replace"), None)
                         else:
-                            states[record.key] = record.value
+                            states[record.key.decode("utf-8", "replace")] = state
         finally:
             await consumer.stop()
-        logger.info("story states of partition %d read back: %d stories in %.2fs",
+        logger.info("%s partition %d read back: %d states in %.2fs", self.changelog,
                     partition, len(states), time.perf_counter() - began)
         return states
