@@ -10,15 +10,22 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 import click
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord
 from faust.cli import AppCommand, argument, option
 
-from schemas import Alert
+from schemas import Alert, SurgeAlert
 from streams.cli.common import EXIT_TIMEOUT, fail, settings, stderr, usage_error
+from streams.clients.alert_topics import (
+    NewAlertTopics,
+    add_from_beginning,
+    alert_topics_in_force,
+    alert_topics_on_broker,
+)
 from streams.clients.dedup import SeenAlerts
 from streams.clients.kafka import (
     BrokerConnectionError,
@@ -28,6 +35,7 @@ from streams.clients.kafka import (
     start_consumer,
     start_group_consumer,
 )
+from streams.clients.watches import read_watch_book
 from streams.worker import topics
 from streams.worker.app import app
 from streams.worker.processing import (
@@ -37,11 +45,16 @@ from streams.worker.processing import (
 )
 
 
-def resolve_topic(name: str) -> str:
-    """A Kafka topic from a name: a wirewatch topic, or a watched topic's short name."""
-    if name in topics.names.alerts:
-        return topics.names.alerts[name]
-    return name
+def resolve_topic(name: str, alert_topics: dict[str, str]) -> str:
+    """A Kafka topic from a name: a wirewatch topic, or the short name of a watch (or
+    `surge`) in `alert_topics`."""
+    return alert_topics.get(name, name)
+
+
+def other_topics() -> tuple[str, ...]:
+    """The wirewatch topics that are not alert topics, which subscribe also reads."""
+    names = topics.names
+    return (names.raw, names.dispatches, names.enriched, names.dead_letter)
 
 
 MAX_WHY = 5
@@ -88,11 +101,45 @@ def render_alert(alert: Alert) -> str:
     ])
 
 
+MAX_SURGE_HEADLINES = 5
+
+
+def _span(seconds: float) -> str:
+    """A window's length in words: "hour", "2 hours", "30 minutes"."""
+    hours, rest = divmod(round(seconds), 3600)
+    if hours and not rest:
+        return "hour" if hours == 1 else f"{hours} hours"
+    minutes = round(seconds / 60)
+    return "minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def render_surge(surge: SurgeAlert) -> str:
+    """A surge alert as one line, then its top headlines (one a line)."""
+    what = surge.name if surge.kind == "watch" else f"{surge.name} ({surge.key})"
+    span = _span((surge.window_end - surge.window_start).total_seconds())
+    end = surge.window_end.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    stories = "story" if surge.count == 1 else "stories"
+    lines = [f"[surge {what}: {surge.count} {stories} in the {span} to {end}, baseline "
+             f"{surge.baseline_mean:.1f} ± {surge.baseline_spread:.1f}, "
+             f"z {surge.z_score:.1f}]"]
+    lines += [f"  · {story.headline or '(no headline)'}"
+              for story in surge.top_headlines[:MAX_SURGE_HEADLINES]]
+    if len(surge.top_headlines) > MAX_SURGE_HEADLINES:
+        lines.append(f"  · and {len(surge.top_headlines) - MAX_SURGE_HEADLINES} more")
+    return "\n".join(lines)
+
+
 def render_record(topic: str, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> str:
-    """A consumed record, readably: alerts in full, other topics in one line."""
+    """A consumed record, readably: alerts and surge alerts in full, other topics in one
+    line."""
     if value is None:
         return f"{topic}: (no value)"
-    if topic.startswith(settings.alert_topic_prefix):
+    if topic == settings.surge_alert_topic:
+        try:
+            return render_surge(SurgeAlert.model_validate_json(value))
+        except ValueError:
+            pass
+    elif topic.startswith(settings.alert_topic_prefix):
         try:
             return render_alert(Alert.model_validate_json(value))
         except ValueError:
@@ -211,8 +258,24 @@ class WikidataIdParam(click.ParamType):
         return text
 
 
+def is_surge(record: ConsumerRecord) -> bool:
+    return bool(record.topic == settings.surge_alert_topic)
+
+
+def surge_of_entity(value: bytes | None, wanted: frozenset[str]) -> bool:
+    """True for a surge alert of one of the `wanted` entities (`kind` entity, `key` its id)."""
+    try:
+        document = json.loads(value or b"null")
+    except ValueError:
+        return False
+    return (isinstance(document, dict) and document.get("kind") == "entity"
+            and document.get("key") in wanted)
+
+
 class Printer:
-    """Writes records to stdout in the chosen form, skipping redelivered alerts."""
+    """Writes records to stdout in the chosen form, skipping redelivered alerts. A surge
+    alert passes --min-urgency (it has no agency urgency: it is about many stories), and
+    --entity when it is the surge of one of those entities."""
 
     def __init__(self, *, as_json: bool, value_only: bool, keep_duplicates: bool,
                  min_urgency: int | None = None,
@@ -225,9 +288,12 @@ class Printer:
 
     def print(self, record: ConsumerRecord) -> bool:
         """Print `record` unless it is a redelivery or filtered out; True when printed."""
-        if self.min_urgency is not None and not urgent_enough(record.value, self.min_urgency):
+        surge = is_surge(record)
+        if self.min_urgency is not None and not surge \
+                and not urgent_enough(record.value, self.min_urgency):
             return False
-        if self.entities and not names_entity(record.value, self.entities):
+        if self.entities and not (surge_of_entity(record.value, self.entities) if surge
+                                  else names_entity(record.value, self.entities)):
             return False
         if not self.keep_duplicates and self.seen.is_duplicate(record.value):
             return False
@@ -253,12 +319,49 @@ async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
     return all([await consumer.position(tp) >= ends[tp] for tp in assigned])
 
 
+class _NewTopicsFromBeginning(ConsumerRebalanceListener):
+    """In a consumer group: the partitions of topics created after it started, where the
+    group has committed nothing, are read from their beginning (all they hold is new),
+    not from the end, which would miss what was published before they were found."""
+
+    def __init__(self, consumer: AIOKafkaConsumer, new: set[str]) -> None:
+        self.consumer, self.new = consumer, new
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        pass  # what was printed is committed after each batch
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        fresh = [tp for tp in assigned
+                 if tp.topic in self.new and await self.consumer.committed(tp) is None]
+        if fresh:
+            await self.consumer.seek_to_beginning(*fresh)
+
+
+async def _follow_new_topics(consumer: AIOKafkaConsumer, discovery: NewAlertTopics,
+                             group: str | None, new: set[str]) -> None:
+    """Read the alert topics created since the last look (a watch added), from their
+    beginning; `new` collects the topics found since the start."""
+    found = await discovery.poll(consumer)
+    if not found:
+        return
+    new.update(found)
+    if group is None:
+        await add_from_beginning(consumer, found)
+        discovery.known.update(found)
+    else:
+        discovery.known.update(found)
+        consumer.subscribe(topics=sorted(discovery.known),
+                           listener=_NewTopicsFromBeginning(consumer, new))
+    stderr.print(f"also listening on {', '.join(found)} (created meanwhile)")
+
+
 @app.command(
     argument("names", nargs=-1, type=str),
     option("--offset", "-o", "offset", type=OffsetParam(), default=None,
            help="Where to start in each partition, as kcat -o: beginning, end (default), N "
                 "(that offset) or -N (N messages before the end). With --group: where to "
-                "start when the group has no committed offset (beginning or end)."),
+                "start when the group has no committed offset (beginning or end). An alert "
+                "topic created while it runs is read from its beginning."),
     option("--from-beginning", is_flag=True, default=False,
            help="Same as --offset beginning."),
     option("--group", "-G", "group", type=str, default=None,
@@ -282,11 +385,13 @@ async def _at_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -
                 "printed, and older revisions arriving after newer ones."),
     option("--min-urgency", type=click.IntRange(1, 9), default=None,
            help="Only alerts at least this urgent: the agency's urgency N or lower (1 = "
-                "flash). Alerts without an urgency (plain JSON dispatches) are left out."),
+                "flash). Alerts without an urgency (plain JSON dispatches) are left out; "
+                "surge alerts (about many stories, with no urgency) are kept."),
     option("--entity", "entities", type=WikidataIdParam(), multiple=True,
            help="Only messages naming this entity, by Wikidata id (repeat for any of "
                 "several: --entity Q7747 --entity Q159): an alert's entities (its most "
-                "salient), or an enriched dispatch's."),
+                "salient), or an enriched dispatch's; a surge alert when it is the surge of "
+                "that entity (not a watch's surge)."),
 )
 async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffset | None,
                     from_beginning: bool, group: str | None, exit_at_end: bool,
@@ -295,11 +400,16 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
                     min_urgency: int | None, entities: tuple[str, ...]) -> None:
     """Print messages of alert topics (default: all of them) as they arrive.
 
-    NAMES are Kafka topics or watched-topic names: `withdrawal` means `alerts.withdrawal`.
+    NAMES are Kafka topics or the names of watches on the watches topic: `withdrawal` means
+    `alerts.withdrawal`, and `surge` the surge alerts (`alerts.surge`). Without NAMES: every
+    alert topic, those of the watches in force, the surge alerts', and those of watches
+    added while it runs (found within a few seconds, read from their beginning).
+
     An alert follows its story: a later version of the story prints the same alert again as
     UPDATED (new headline, score, evidence) or RETRACTED (the story left the topic, or the
     agency killed it), with its revision number. Alert topics are compacted: read from the
-    beginning, they give the latest revision of every alert.
+    beginning, they give the latest revision of every alert. A surge alert (a watch, or an
+    entity, in many more stories than usual) prints as one line with its top headlines.
 
     Delivery is at least once: an alert whose revision (or a later one) was already
     printed is a redelivery or stale and is skipped (the last 100,000 alert ids are
@@ -309,6 +419,7 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
     Examples:
       wirewatch subscribe                          new alerts, readably
       wirewatch subscribe withdrawal -o -10 -e     the last 10 per partition, then exit
+      wirewatch subscribe surge                    surges only
       wirewatch subscribe --group desk-1           resume where desk-1 stopped
       wirewatch subscribe --entity Q7747 -o beginning -e     alerts naming Vladimir Putin
       wirewatch subscribe dispatches.dlq --json -o beginning -e | jq .headers
@@ -323,13 +434,21 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
         raise usage_error("subscribe", "with --group, --offset is beginning or end: where to "
                           "start when the group has no committed offset (it resumes where "
                           "it stopped)")
-    wanted = [resolve_topic(name) for name in names] or list(topics.names.alerts.values())
-    unknown = [name for name in wanted if name not in topics.names.all()]
+    try:
+        alert_topics = alert_topics_in_force(settings, await read_watch_book(settings))
+    except (BrokerConnectionError, TopicsNotReady, TimeoutError) as exc:
+        raise fail(str(exc)) from None
+    known = (*alert_topics.values(), *other_topics())
+    wanted = [resolve_topic(name, alert_topics) for name in names] \
+        or list(alert_topics.values())
+    unknown = [name for name in wanted if name not in known]
     if unknown:
         raise usage_error("subscribe", f"not a wirewatch topic: {', '.join(unknown)}. "
-                          f"Known: {', '.join(topics.names.all())}")
+                          f"Known: {', '.join([*alert_topics, *other_topics()])}")
     try:
         await ensure_topics(settings, wanted)
+        if not names:  # and those of watches removed: their alerts are still retracted
+            wanted = sorted({*wanted, *await alert_topics_on_broker(settings)})
         if group is None:
             consumer = await start_consumer(settings, wanted, offset=start)
         else:
@@ -337,6 +456,9 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
                 settings, wanted, group, reset="beginning" if start == "beginning" else "end")
     except (BrokerConnectionError, TopicsNotReady) as exc:
         raise fail(str(exc)) from None
+    # Without NAMES, the alert topics created while it runs are followed too.
+    discovery = NewAlertTopics(settings, wanted) if not names else None
+    found: set[str] = set()
     where = {"beginning": " from the beginning", "end": ""}.get(str(start), f" from {start}")
     stderr.print(f"listening on {', '.join(wanted)}"
                  f"{f' as group {group}' if group else where} (Ctrl-C to stop)")
@@ -348,6 +470,8 @@ async def subscribe(self: AppCommand, names: tuple[str, ...], offset: StartOffse
     handled: dict[TopicPartition, int] = {}  # next offset to commit, per partition
     try:
         while max_messages is None or received < max_messages:
+            if discovery is not None:
+                await _follow_new_topics(consumer, discovery, group, found)
             if exit_at_end and await _at_end(consumer, ends):
                 return
             wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())

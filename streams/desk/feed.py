@@ -5,20 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
-from schemas import Alert, EnrichedDispatch
-from streams.clients.kafka import ensure_topics, start_consumer
-from streams.desk.state import AlertBuffer, DispatchCache, HeldAlert
+from schemas import Alert, EnrichedDispatch, SurgeAlert
+from streams.clients.alert_topics import NewAlertTopics, add_from_beginning
+from streams.clients.kafka import (
+    BrokerConnectionError,
+    ensure_topics,
+    start_consumer,
+)
+from streams.clients.watches import read_watch_book
+from streams.desk.state import AlertBuffer, AnyAlert, DispatchCache, HeldAlert
+from streams.nlp.watch_book import WatchBook
 from streams.settings import Settings
 
 logger = logging.getLogger(__name__)
-
 
 @dataclass(eq=False)  # hashed by identity: each is one connection
 class LiveStream:
@@ -37,12 +44,16 @@ STREAM_BACKLOG = 5_000
 
 class DeskFeed:
     """Keeps `alerts` and `dispatches` current from Kafka. `ready` is set once the history
-    is read back; each alert received after that, unless it repeats a revision already
-    received or comes after a higher one, is put on every queue in `listeners`."""
+    is read back; each alert (or surge alert) received after that, unless it repeats a
+    revision already received or comes after a higher one, is put on every queue in
+    `listeners`. `watched` (name -> description) grows with the alert topics created while
+    it runs (a watch added), which it then follows from their beginning."""
 
-    def __init__(self, settings: Settings, alert_topics: list[str]) -> None:
+    def __init__(self, settings: Settings, alert_topics: list[str],
+                 watched: dict[str, str] | None = None) -> None:
         self.settings = settings
         self.alert_topics = alert_topics
+        self.watched = dict(watched or {})
         self.alerts = AlertBuffer(settings.desk_alerts_held)
         self.dispatches = DispatchCache(settings.desk_dispatches_held)
         self.listeners: set[LiveStream] = set()
@@ -63,10 +74,10 @@ class DeskFeed:
             await asyncio.gather(alerts.stop(), dispatches.stop())
 
     async def _follow_alerts(self, consumer: AIOKafkaConsumer) -> None:
-        history: list[Alert] = []
+        history: list[AnyAlert] = []
 
-        async def add_history(value: bytes | None) -> None:
-            alert = self._parse_alert(value)
+        async def add_history(record: ConsumerRecord) -> None:
+            alert = self._parse_alert(record)
             if alert is not None:
                 history.append(alert)
 
@@ -75,9 +86,18 @@ class DeskFeed:
         self.ready.set()
         logger.info("desk holds %d alerts read back from %s", len(self.alerts),
                     ", ".join(self.alert_topics))
+        discovery = NewAlertTopics(self.settings, self.alert_topics)
 
-        async def add_live(value: bytes | None) -> None:
-            alert = self._parse_alert(value)
+        async def look_for_new_topics() -> None:
+            found = await discovery.poll(consumer)
+            if found:
+                await add_from_beginning(consumer, found)
+                discovery.known.update(found)
+                self.alert_topics.extend(found)
+                await self._describe(found)
+
+        async def add_live(record: ConsumerRecord) -> None:
+            alert = self._parse_alert(record)
             held = self.alerts.add(alert) if alert is not None else None
             if held is not None:
                 for stream in list(self.listeners):
@@ -87,25 +107,41 @@ class DeskFeed:
                         stream.dropped = True
                         self.listeners.discard(stream)
 
-        await _follow(consumer, add_live)
+        await _follow(consumer, add_live, look_for_new_topics)
 
-    def _parse_alert(self, value: bytes | None) -> Alert | None:
+    async def _describe(self, found: Iterable[str]) -> None:
+        """Name the watches of newly found alert topics (with their descriptions, from the
+        watches topic) for the page's topic filter."""
+        names = [topic.removeprefix(self.settings.alert_topic_prefix) for topic in found]
         try:
-            return Alert.model_validate_json(value or b"")
+            book = await read_watch_book(self.settings)
+        except (KafkaError, BrokerConnectionError, TimeoutError) as exc:
+            logger.warning("desk: could not read the watches topic (%r)", exc)
+            book = WatchBook()
+        for name in names:
+            watch = book.watches.get(name)
+            self.watched.setdefault(name, watch.description if watch else "")
+        logger.info("desk follows the alert topics created meanwhile: %s", ", ".join(found))
+
+    def _parse_alert(self, record: ConsumerRecord) -> AnyAlert | None:
+        model: type[Alert] | type[SurgeAlert] = (
+            SurgeAlert if record.topic == self.settings.surge_alert_topic else Alert)
+        try:
+            return model.model_validate_json(record.value or b"")
         except ValidationError:
             self.skipped += 1
             return None
 
-    async def _add_dispatch(self, value: bytes | None) -> None:
+    async def _add_dispatch(self, record: ConsumerRecord) -> None:
         try:
-            dispatch = EnrichedDispatch.model_validate_json(value or b"")
+            dispatch = EnrichedDispatch.model_validate_json(record.value or b"")
         except ValidationError:
             self.skipped += 1
             return
         self.dispatches.add(dispatch.id, dispatch.model_dump_json().encode())
 
 
-Handler = Callable[[bytes | None], Awaitable[None]]
+Handler = Callable[[ConsumerRecord], Awaitable[None]]
 
 
 async def _read_to_end(consumer: AIOKafkaConsumer, handle: Handler) -> None:
@@ -114,12 +150,16 @@ async def _read_to_end(consumer: AIOKafkaConsumer, handle: Handler) -> None:
     while not all([await consumer.position(tp) >= end for tp, end in ends.items()]):
         for records in (await consumer.getmany(timeout_ms=500)).values():
             for record in records:
-                await handle(record.value)
+                await handle(record)
 
 
-async def _follow(consumer: AIOKafkaConsumer, handle: Handler) -> None:
+async def _follow(consumer: AIOKafkaConsumer, handle: Handler,
+                  between: Callable[[], Awaitable[None]] | None = None) -> None:
+    """Hand every record to `handle` as it comes; `between` runs before each poll."""
     while True:
         try:
+            if between is not None:
+                await between()
             batches = await consumer.getmany(timeout_ms=1000)
         except KafkaError as exc:  # the broker is away: it reconnects by itself
             logger.warning("desk: reading from Kafka failed (%r); retrying", exc)
@@ -127,4 +167,4 @@ async def _follow(consumer: AIOKafkaConsumer, handle: Handler) -> None:
             continue
         for records in batches.values():
             for record in records:
-                await handle(record.value)
+                await handle(record)

@@ -9,7 +9,14 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from schemas import Alert
+from schemas import Alert, SurgeAlert
+
+# What the desk holds: alerts of the watches, and surge alerts (said once: revision 1).
+AnyAlert = Alert | SurgeAlert
+
+
+def revision_of(alert: AnyAlert) -> int:
+    return alert.revision if isinstance(alert, Alert) else 1
 
 
 @dataclass(frozen=True)
@@ -20,6 +27,7 @@ class HeldAlert:
     alert_id: str
     revision: int
     json: str  # re-serialized by the model: one line, whatever the producer wrote
+    kind: str = "alert"  # the live stream's event name: "alert", or "surge" for a surge
 
 
 class AlertBuffer:
@@ -54,29 +62,30 @@ class AlertBuffer:
     def __len__(self) -> int:
         return len(self._alerts)
 
-    def add(self, alert: Alert) -> HeldAlert | None:
+    def add(self, alert: AnyAlert) -> HeldAlert | None:
         """Hold `alert`, in place of any older revision of it; None when a revision of it at
         least as high was already received."""
         seen = self._seen.get(alert.alert_id)
-        if seen is not None and alert.revision <= seen:
+        if seen is not None and revision_of(alert) <= seen:
             self.ignored += 1
             return None
         self._remember(alert)
         self._seq += 1
-        held = HeldAlert(self._seq, alert.alert_id, alert.revision, alert.model_dump_json())
+        held = HeldAlert(self._seq, alert.alert_id, revision_of(alert), alert.model_dump_json(),
+                         "surge" if isinstance(alert, SurgeAlert) else "alert")
         self._alerts.pop(alert.alert_id, None)
         self._alerts[alert.alert_id] = held
         while len(self._alerts) > self._capacity:
             self._alerts.popitem(last=False)
         return held
 
-    def add_history(self, alerts: Iterable[Alert]) -> None:
+    def add_history(self, alerts: Iterable[AnyAlert]) -> None:
         """Hold alerts read back from the topics: the latest revision of each, oldest first
         by when it was raised."""
-        latest: dict[str, Alert] = {}
+        latest: dict[str, AnyAlert] = {}
         for alert in alerts:
             known = latest.get(alert.alert_id)
-            if known is None or alert.revision > known.revision:
+            if known is None or revision_of(alert) > revision_of(known):
                 latest[alert.alert_id] = alert
         ordered = sorted(latest.values(), key=lambda a: a.alerted_at)
         for alert in ordered[:-self.capacity]:  # not held, but known: not shown again
@@ -84,8 +93,8 @@ class AlertBuffer:
         for alert in ordered[-self.capacity:]:
             self.add(alert)
 
-    def _remember(self, alert: Alert) -> None:
-        self._seen[alert.alert_id] = alert.revision
+    def _remember(self, alert: AnyAlert) -> None:
+        self._seen[alert.alert_id] = revision_of(alert)
         self._seen.move_to_end(alert.alert_id)
         if len(self._seen) > self._remembered_ids:
             self._seen.popitem(last=False)

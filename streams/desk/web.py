@@ -43,7 +43,6 @@ STATIC_FILES = {"desk.js": "text/javascript", "desk.css": "text/css"}
 
 FEED: web.AppKey[DeskFeed] = web.AppKey("feed", DeskFeed)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
-WATCHED: web.AppKey[list[dict[str, str]]] = web.AppKey("watched", list)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -129,7 +128,7 @@ async def page(request: web.Request) -> web.StreamResponse:
         if len(values) > 1 or any(len(value) > limit for value in values):
             return problem(400, f"filter {name!r}: one value of at most {limit} characters")
     topic = request.query.get("topic")
-    watched = [entry["name"] for entry in request.app[WATCHED]]
+    watched = list(request.app[FEED].watched)  # it grows with the watches added
     if topic and topic not in watched:
         return problem(400, f"unknown topic {topic!r}; watched: {', '.join(watched)}")
     return web.FileResponse(STATIC / "index.html",
@@ -146,7 +145,9 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 
 async def config(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    return web.json_response({"watched": request.app[WATCHED],
+    watched = [{"name": name, "description": description}
+               for name, description in request.app[FEED].watched.items()]
+    return web.json_response({"watched": watched,
                               "alerts_held": settings.desk_alerts_held,
                               "max_cards": MAX_CARDS})
 
@@ -174,7 +175,8 @@ async def health(request: web.Request) -> web.StreamResponse:
 async def events(request: web.Request) -> web.StreamResponse:
     """The live stream: what the browser has not seen yet (all held alerts, each at its
     latest revision, on a first connection), then every new alert or revision of one as it
-    comes, each with an event id to resume from."""
+    comes, each with an event id to resume from. Events `alert` carry an alert of a watch,
+    events `surge` a surge alert."""
     feed, settings = request.app[FEED], request.app[SETTINGS]
     if len(feed.listeners) >= settings.desk_max_streams:
         return problem(503, f"the desk serves at most {settings.desk_max_streams} live "
@@ -191,7 +193,7 @@ async def events(request: web.Request) -> web.StreamResponse:
         await response.write(b"retry: 1000\n\n")
         sent = 0
         for held in feed.alerts.since(request.headers.get("Last-Event-ID")):
-            await response.write(_event("alert", held.json, feed.alerts.event_id(held)))
+            await response.write(_event(held.kind, held.json, feed.alerts.event_id(held)))
             sent = held.seq
         await response.write(_event("ready", json.dumps({"held": len(feed.alerts)})))
         while not stream.dropped or not stream.queue.empty():
@@ -201,7 +203,7 @@ async def events(request: web.Request) -> web.StreamResponse:
                 await response.write(b": keepalive\n\n")
                 continue
             if held.seq > sent:  # not already sent in the catch-up
-                await response.write(_event("alert", held.json, feed.alerts.event_id(held)))
+                await response.write(_event(held.kind, held.json, feed.alerts.event_id(held)))
         return response
     finally:
         feed.listeners.discard(stream)
@@ -221,10 +223,9 @@ async def not_found(request: web.Request) -> web.StreamResponse:
     return problem(404, f"no such page: {request.path[:100]}")
 
 
-def create_desk_app(settings: Settings, feed: DeskFeed,
-                    watched: list[dict[str, str]]) -> web.Application:
+def create_desk_app(settings: Settings, feed: DeskFeed) -> web.Application:
     app = web.Application(middlewares=[guard], client_max_size=1024)
-    app[FEED], app[SETTINGS], app[WATCHED] = feed, settings, watched
+    app[FEED], app[SETTINGS] = feed, settings
     app.router.add_get("/", page)
     app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/api/config", config)
@@ -234,10 +235,3 @@ def create_desk_app(settings: Settings, feed: DeskFeed,
     app.router.add_get("/favicon.ico", no_icon)
     app.router.add_route("*", "/{tail:.*}", not_found)
     return app
-
-
-def watched_descriptions() -> list[dict[str, str]]:
-    """The watched topics, in their fixed order, with their descriptions."""
-    from streams.nlp.rules import load_definitions
-
-    return [{"name": d.topic, "description": d.description} for d in load_definitions()]

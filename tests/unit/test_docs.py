@@ -55,11 +55,12 @@ def _commands() -> dict:
     import streams.cli  # noqa: F401  (registers the commands)
 
     return {name: cli.commands[name] for name in
-            ("broker", "replay", "subscribe", "enrich", "eval", "eval-entities", "desk")}
+            ("broker", "replay", "subscribe", "enrich", "eval", "eval-entities", "desk",
+             "watch")}
 
 
 @pytest.mark.parametrize("name", ["broker", "replay", "subscribe", "desk", "enrich", "eval",
-                                  "eval-entities"])
+                                  "eval-entities", "watch"])
 def test_every_option_of_a_command_is_in_its_readme_row(name):
     [row] = [line for line in README_TEXT.splitlines()
              if line.startswith((f"| `wirewatch {name} ", f"| `wirewatch {name}` |"))]

@@ -1,6 +1,8 @@
 // The desk: the alerts of every watched topic, newest first, live over Server-Sent Events.
 // An alert is one per story and topic: a later revision of it (same alert_id, a higher
-// revision: updated, or retracted) takes the place of the one shown, in place.
+// revision: updated, or retracted) takes the place of the one shown, in place. A surge alert
+// (a watch, or an entity, in many more stories than usual) gets a card of its own, under
+// the topic "surge".
 // Every text in an alert or a dispatch is untrusted: the page is built with createElement
 // and textContent only, never from HTML, and links only to Wikidata ids.
 
@@ -16,6 +18,8 @@ const STATUSES = new Set(['new', 'updated', 'retracted']);
 const LABELS = new Set(['PER', 'ORG', 'LOC', 'MISC']);
 const QID = /^Q[0-9]+$/;
 const URL_LIMITS = { topic: 100, entity: 200, q: 500 };  // what the server accepts
+const SURGE = 'surge';          // the topic name surge alerts are shown under
+const MAX_SURGE_HEADLINES = 5;
 
 const $ = (selector) => document.querySelector(selector);
 const ui = {
@@ -183,7 +187,24 @@ function digest(alert) {
   return { entities, dateline, when, ms: Date.parse(when), entityKeys, haystack: fold(words.join('\n')) };
 }
 
-function receive(data) {
+// A surge alert: what its card and the filters need, as `digest` gives of an alert.
+function digestSurge(surge) {
+  const qid = surge.kind === 'entity' && QID.test(str(surge.key)) ? surge.key : null;
+  const entities = surge.kind === 'entity' && str(surge.name)
+    ? [{ name: surge.name, label: 'MISC', qid }] : [];
+  const when = str(surge.window_end) || str(surge.alerted_at);
+  const headlines = surgeHeadlines(surge);
+  const words = [str(surge.name), str(surge.key), ...headlines.map((h) => str(h.headline))];
+  const entityKeys = new Set(entities.flatMap((e) => [entityKey(e), e.name]));
+  return { entities, dateline: '', when, ms: Date.parse(when), entityKeys, haystack: fold(words.join('\n')) };
+}
+
+const surgeHeadlines = (surge) => (Array.isArray(surge.top_headlines) ? surge.top_headlines : [])
+  .filter((h) => h && typeof h === 'object');
+
+// `kind` is the live stream's event: 'alert', or 'surge' for a surge alert (no topic of its
+// own, said once: revision 1).
+function receive(data, kind = 'alert') {
   let alert;
   try {
     alert = JSON.parse(data);
@@ -191,6 +212,7 @@ function receive(data) {
     console.warn('desk: skipped an alert that is not JSON');
     return;
   }
+  if (kind === SURGE && alert && typeof alert === 'object') alert = { ...alert, topic: SURGE, revision: 1 };
   if (typeof alert?.alert_id !== 'string' || typeof alert.topic !== 'string' || !alert.topic) {
     console.warn('desk: skipped an alert without alert_id or topic');
     return;
@@ -266,9 +288,10 @@ function flush() {
 }
 
 function drawCard(record) {
-  Object.assign(record, digest(record.alert));
+  const surge = record.alert.topic === SURGE;
+  Object.assign(record, surge ? digestSurge(record.alert) : digest(record.alert));
   resolveEntityName(record);
-  const li = buildCard(record);
+  const li = surge ? buildSurgeCard(record) : buildCard(record);
   li.hidden = !matches(record);
   return li;
 }
@@ -305,6 +328,58 @@ function buildCard(record) {
   const footer = el('div', 'card-foot');
   footer.append(entityChips(record.entities), detailsButton());
   card.append(footer);
+  li.append(card);
+  recordOf.set(li, record);
+  return li;
+}
+
+function spanText(ms) {
+  const minutes = Math.round(ms / 60000);
+  if (minutes > 0 && minutes % 60 === 0) return minutes === 60 ? 'hour' : `${minutes / 60} hours`;
+  return minutes === 1 ? 'minute' : `${minutes} minutes`;
+}
+
+const timeOfDay = new Intl.DateTimeFormat(undefined, { timeStyle: 'short' });
+
+// A surge: what surged, how far above its usual count, and the stories that made it.
+function buildSurgeCard(record) {
+  const { alert } = record;
+  const li = el('li');
+  const card = el('article', `card surge-card ${topicClass(SURGE)}`);
+  const headlines = surgeHeadlines(alert);
+  card.tabIndex = 0;
+  card.dataset.alertId = record.id;
+  card.dataset.topic = SURGE;
+  card.dataset.kind = str(alert.kind);
+  card.dataset.dispatchId = str(headlines[0]?.dispatch_id);  // Details: the top story
+  card.dataset.revision = record.revision;
+  card.dataset.status = record.status;
+  const head = el('div', 'card-head');
+  const topic = el('span', 'topic-name', SURGE);
+  topic.title = desk.descriptions.get(SURGE) ?? '';
+  const time = el('time', 'published', Number.isFinite(record.ms) ? absolute.format(record.ms) : record.when);
+  time.dateTime = record.when;
+  record.relative = el('span', 'relative', relativeText(record.ms));
+  const z = Number(alert.z_score);
+  head.append(topic, el('span', 'surge-kind', alert.kind === 'entity' ? 'entity' : 'watch'),
+    el('span', 'z-score', `z ${Number.isFinite(z) ? z.toFixed(1) : '–'}`), time, record.relative);
+  const count = Number.isSafeInteger(alert.count) ? alert.count : 0;
+  const span = spanText(Date.parse(str(alert.window_end)) - Date.parse(str(alert.window_start)));
+  const end = Number.isFinite(record.ms) ? ` to ${timeOfDay.format(record.ms)}` : '';
+  const headline = el('h3', 'headline',
+    `${str(alert.name) || str(alert.key)}: ${count} ${count === 1 ? 'story' : 'stories'} in the ${span}${end}`);
+  const mean = Number(alert.baseline_mean), spread = Number(alert.baseline_spread);
+  const meta = el('p', 'meta', Number.isFinite(mean) && Number.isFinite(spread)
+    ? `usually ${mean.toFixed(1)} ± ${spread.toFixed(1)}` : '');
+  const list = el('ol', 'surge-headlines');
+  list.setAttribute('aria-label', 'Top stories');
+  for (const story of headlines.slice(0, MAX_SURGE_HEADLINES)) {
+    list.append(el('li', null, str(story.headline) || '(no headline)'));
+  }
+  const footer = el('div', 'card-foot');
+  footer.append(entityChips(record.entities));
+  if (card.dataset.dispatchId) footer.append(detailsButton());
+  card.append(head, headline, meta, list, footer);
   li.append(card);
   recordOf.set(li, record);
   return li;
@@ -481,6 +556,7 @@ let opener = null;
 const part = (selector) => ui.dialog.querySelector(selector);
 
 async function openDetails(card) {
+  if (!card.dataset.dispatchId) return;  // a surge without stories
   const record = desk.byId.get(card.dataset.alertId);
   opener = card;
   detailsRequest?.abort();
@@ -510,7 +586,8 @@ async function openDetails(card) {
 
 function resetDetails(card, record) {
   const alert = record?.alert;
-  part('.headline').textContent = alert ? str(alert.headline) : card.querySelector('.headline').textContent;
+  part('.headline').textContent = alert?.topic === SURGE ? str(surgeHeadlines(alert)[0]?.headline)
+    : alert ? str(alert.headline) : card.querySelector('.headline').textContent;
   part('.dialog-meta').textContent = [record && statusText(record), record?.dateline, str(alert?.agency),
     card.querySelector('.published').textContent, card.dataset.dispatchId].filter(Boolean).join(' · ');
   part('.status').textContent = 'Loading the dispatch…';
@@ -619,6 +696,7 @@ function connect() {
   source.addEventListener('open', () => { backoff = 500; setConnection('live'); });
   source.addEventListener('ready', () => setConnection('live'));
   source.addEventListener('alert', (event) => receive(event.data));
+  source.addEventListener('surge', (event) => receive(event.data, SURGE));
   source.addEventListener('error', () => {
     setConnection('reconnecting');
     // The browser retries by itself, with Last-Event-ID, unless the stream ended CLOSED
