@@ -255,4 +255,4 @@ def test_a_story_moves_with_its_partition_to_another_worker(own_deployment, work
     send(own_deployment, versions[3:])
     alerts = story_alerts(settings, story, until=IN_ORDER_ALERTS, timeout=180)
     assert revisions(alerts) == EXPECTED_IN_ORDER, workers[1].log_text()[-3000:]
-    assert "story states of partition" in workers[1].log_text()
+    assert "stories-changelog partition" in workers[1].log_text()
