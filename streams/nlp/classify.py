@@ -9,12 +9,13 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import re2
 
 from schemas import Evidence, TopicMatch
 from schemas.models import Position, Salience
-from streams.nlp.rules import Pattern, TopicDefinition
+from streams.nlp.rules import Pattern, Requirement, TopicDefinition
 from streams.nlp.text import fold
 
 logger = logging.getLogger(__name__)
@@ -131,9 +132,6 @@ class Prefilter:
         self.index: dict[str, int] = {}
         self._always: set[int] = set()
         self._re2_to_index: dict[int, int] = {}  # RE2 numbers what it accepted
-        self._by_definition: dict[str, frozenset[int]] = {}
-        self._by_pattern: dict[int, frozenset[int]] = {}
-        self._patterns_by_expression: dict[str, dict[int, list[int]]] = {}
         self._set = re2.Set.SearchSet()
         for expression in dict.fromkeys(expressions):
             number = len(self.index)
@@ -150,40 +148,6 @@ class Prefilter:
             self._re2_to_index[added] = number
         self._set.Compile()
 
-    def of_definition(self, definition: TopicDefinition) -> frozenset[int]:
-        """Numbers of a definition's expressions."""
-        known = self._by_definition.get(definition.topic)
-        if known is None:
-            known = self._by_definition[definition.topic] = frozenset(
-                self.index[source] for p in definition.patterns for source in p.expressions)
-        return known
-
-    def of_pattern(self, pattern: Pattern) -> frozenset[int]:
-        """Numbers of a pattern's expressions: every one must be a candidate for it to match."""
-        key = id(pattern)  # patterns live as long as their definitions, which hold them
-        known = self._by_pattern.get(key)
-        if known is None:
-            known = self._by_pattern[key] = frozenset(
-                self.index[source] for source in pattern.expressions)
-        return known
-
-    def possible_patterns(self, definition: TopicDefinition, candidates: frozenset[int]
-                          ) -> list[Pattern]:
-        """The definition's patterns whose every part is a candidate, in their order: the
-        only ones that can match (found from the candidates, not by trying every pattern)."""
-        by_expression = self._patterns_by_expression.get(definition.topic)
-        if by_expression is None:
-            by_expression = {}
-            for position, pattern in enumerate(definition.patterns):
-                for number in self.of_pattern(pattern):
-                    by_expression.setdefault(number, []).append(position)
-            self._patterns_by_expression[definition.topic] = by_expression
-        positions = {position for number in candidates
-                     for position in by_expression.get(number, ())}
-        patterns = definition.patterns
-        return [patterns[position] for position in sorted(positions)
-                if self.of_pattern(patterns[position]) <= candidates]
-
     def candidates(self, folded: str) -> frozenset[int]:
         """Numbers (in `index`) of the expressions that may match in `folded`."""
         found = self._set.Match(folded) or ()
@@ -197,14 +161,11 @@ def _words_between(folded: str, start: int, end: int) -> int:
 MAX_MATCHES_PER_PART = 8
 
 
-def _closest_parts(pattern: Pattern, folded: str, allowed: Sequence[bool]
-                   ) -> list[re.Match[str]] | None:
+def _closest_parts(pattern: Pattern, folded: str) -> list[re.Match[str]] | None:
     """One match of each of the pattern's parts, the closest together; None when a part is
     missing or (with `within`) when no combination is near enough."""
     options: list[list[re.Match[str]]] = []
-    for expression, may_match in zip(pattern.compiled, allowed, strict=True):
-        if not may_match:
-            return None
+    for expression in pattern.compiled:
         if pattern.within is None:
             found = expression.search(folded)
             if found is None:
@@ -229,6 +190,145 @@ def _closest_parts(pattern: Pattern, folded: str, allowed: Sequence[bool]
     return best[1] if best else None
 
 
+@dataclass(frozen=True)
+class _CompiledDefinition:
+    """A definition ready for classifying, built once per watch set: its patterns'
+    expressions as prefilter numbers, and the numbers under which what it has in common with
+    other definitions (a pattern, its background markers) is matched once for all."""
+
+    definition: TopicDefinition
+    parts: tuple[frozenset[int], ...]  # each pattern's expression numbers
+    shared: tuple[int, ...]  # each pattern's number among the distinct (expressions, within)
+    background: int  # its background markers' number among the distinct sets of them
+    # The number of its patterns, background markers and position weights among the
+    # distinct ones: definitions that differ only in threshold, requirements or salience
+    # value a sentence the same.
+    evidence_rules: int
+    patterns_by_expression: dict[int, tuple[int, ...]]  # expression -> its patterns, in order
+
+
+def _compile_definition(definition: TopicDefinition, prefilter: Prefilter,
+                        shared: dict[tuple[tuple[str, ...], int | None], int],
+                        backgrounds: dict[tuple[tuple[str, str], ...], int],
+                        evidence_rules: dict[tuple[object, ...], int]
+                        ) -> _CompiledDefinition:
+    parts = tuple(frozenset(prefilter.index[source] for source in pattern.expressions)
+                  for pattern in definition.patterns)
+    by_expression: dict[int, list[int]] = {}
+    for position, numbers in enumerate(parts):
+        for number in numbers:
+            by_expression.setdefault(number, []).append(position)
+    patterns = tuple(shared.setdefault((pattern.expressions, pattern.within), len(shared))
+                     for pattern in definition.patterns)
+    # Numbers by repr: 0.0 and -0.0 are equal keys, but give evidence weights of either sign.
+    background = backgrounds.setdefault(
+        tuple((b.regex, repr(b.factor)) for b in definition.background), len(backgrounds))
+    positions = definition.positions
+    # Every field of a pattern goes into a sentence's evidence.
+    rules = (background, repr((positions.headline, positions.lead, positions.body)),
+             *((pattern.expressions, pattern.within, pattern.rule, repr(pattern.weight),
+                pattern.substantive) for pattern in definition.patterns))
+    return _CompiledDefinition(
+        definition=definition,
+        parts=parts,
+        shared=patterns,
+        background=background,
+        evidence_rules=evidence_rules.setdefault(rules, len(evidence_rules)),
+        patterns_by_expression={number: tuple(positions)
+                                for number, positions in by_expression.items()},
+    )
+
+
+class _Quote(NamedTuple):
+    """The fields of an `Evidence`, built only for the evidence a topic keeps."""
+
+    text: str
+    field: str
+    position: Position
+    start: int
+    end: int
+    rule: str
+    weight: float
+
+
+def _evidence(quote: _Quote) -> Evidence:
+    return Evidence(text=quote.text, field=quote.field, position=quote.position,
+                    start=quote.start, end=quote.end, rule=quote.rule, weight=quote.weight)
+
+
+class _Dispatch:
+    """One dispatch being classified: its sentences, their prefilter candidates, and what
+    definitions have in common worked out once for all of them (pattern matches,
+    background markers, requirement phrases)."""
+
+    def __init__(self, sentences: Sequence[Sentence], candidates: Sequence[frozenset[int]],
+                 entity_ids: frozenset[str]) -> None:
+        self.sentences = sentences
+        self.candidates = candidates
+        self.entity_ids = entity_ids
+        self.body_paragraphs = len({s.paragraph for s in sentences if s.position == "body"})
+        self._parts: dict[tuple[int, int], list[re.Match[str]] | None] = {}
+        self._factors: dict[tuple[int, int, int], float | None] = {}
+        self._named: dict[str, bool] = {}
+        self._texts: list[str] | None = None
+        self._sentence_values: dict[tuple[int, int], tuple[float, bool, list[_Quote]]] = {}
+        self._evidence: dict[_Quote, Evidence] = {}
+
+    def sentence_evidence(self, number: int, compiled: _CompiledDefinition,
+                          position_weight: float) -> tuple[float, bool, list[_Quote]]:
+        """`_sentence_evidence`, once for the definitions with the same patterns,
+        background markers and position weights."""
+        key = (number, compiled.evidence_rules)
+        known = self._sentence_values.get(key)
+        if known is None:
+            known = self._sentence_values[key] = _sentence_evidence(
+                compiled, self, number, position_weight)
+        return known
+
+    def evidence(self, quote: _Quote) -> Evidence:
+        """The `Evidence` of a quote, one (immutable) for the topics that keep the same."""
+        if not quote.weight:  # 0.0 and -0.0 are one key: each is built with its own sign
+            return _evidence(quote)
+        known = self._evidence.get(quote)
+        if known is None:
+            known = self._evidence[quote] = _evidence(quote)
+        return known
+
+    def parts(self, number: int, compiled: _CompiledDefinition, position: int
+              ) -> list[re.Match[str]] | None:
+        """`_closest_parts` of the definition's `position`-th pattern in sentence `number`."""
+        key = (number, compiled.shared[position])
+        if key not in self._parts:
+            self._parts[key] = _closest_parts(compiled.definition.patterns[position],
+                                              self.sentences[number].folded)
+        return self._parts[key]
+
+    def background_factor(self, number: int, compiled: _CompiledDefinition, start: int
+                          ) -> float | None:
+        """The definition's `background_factor` at `start` in sentence `number`."""
+        if not compiled.definition.background:
+            return None
+        key = (number, start, compiled.background)
+        if key not in self._factors:
+            self._factors[key] = compiled.definition.background_factor(
+                self.sentences[number].folded, start)
+        return self._factors[key]
+
+    def names(self, requirement: Requirement) -> bool:
+        """Whether the dispatch names what the requirement asks for."""
+        if requirement.entities & self.entity_ids:
+            return True
+        if requirement.compiled is None or requirement.regex is None:
+            return False
+        named = self._named.get(requirement.regex)
+        if named is None:
+            if self._texts is None:
+                self._texts = _field_texts(self.sentences)
+            named = self._named[requirement.regex] = any(
+                requirement.compiled.search(text) for text in self._texts)
+        return named
+
+
 @dataclass
 class _Found:
     """A pattern matched in a sentence: its parts, the span they cover, what it weighs."""
@@ -247,9 +347,8 @@ class _Found:
         return start < other_end and other_start < end
 
 
-def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position_weight: float,
-                       prefilter: Prefilter | None = None, candidates: frozenset[int] = frozenset()
-                       ) -> tuple[float, bool, list[Evidence]]:
+def _sentence_evidence(compiled: _CompiledDefinition, dispatch: _Dispatch, number: int,
+                       position_weight: float) -> tuple[float, bool, list[_Quote]]:
     """A sentence's value for a topic, whether a substantive pattern matched, and the
     evidence: the matched phrases, with offsets into the sentence's field.
 
@@ -257,22 +356,28 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
     a negative names another sense of the same words ("le retrait des Etats-Unis de
     l'accord"), so it cancels those words, not the rest of the sentence. Positive evidence
     right after a background marker ("depuis le retrait") counts the marker's factor as
-    much: it dates or sets the scene, it is not the news."""
-    if prefilter is not None and candidates.isdisjoint(prefilter.of_definition(definition)):
-        return 0.0, False, []  # no expression of this topic can match here
+    much: it dates or sets the scene, it is not the news.
+
+    Only the patterns whose every part is a prefilter candidate are tried, in their order:
+    the others cannot match."""
+    sentence, candidates = dispatch.sentences[number], dispatch.candidates[number]
+    by_expression = compiled.patterns_by_expression
+    possible = {position for expression in candidates
+                for position in by_expression.get(expression, ())}
     positives: list[_Found] = []
     negatives: list[_Found] = []
-    possible = (definition.patterns if prefilter is None
-                else prefilter.possible_patterns(definition, candidates))
-    for pattern in possible:
-        parts = _closest_parts(pattern, sentence.folded, [True] * len(pattern.expressions))
+    for position in sorted(possible):
+        if not compiled.parts[position] <= candidates:
+            continue
+        parts = dispatch.parts(number, compiled, position)
         if parts is None:
             continue
+        pattern = compiled.definition.patterns[position]
         found = _Found(pattern, parts, pattern.weight, pattern.rule)
         if pattern.weight < 0:
             negatives.append(found)
             continue
-        factor = definition.background_factor(sentence.folded, found.span[0])
+        factor = dispatch.background_factor(number, compiled, found.span[0])
         if factor is not None:
             found.weight *= factor
             found.rule = f"{found.rule} (background)"
@@ -288,10 +393,9 @@ def _sentence_evidence(definition: TopicDefinition, sentence: Sentence, position
         substantive |= (value > 0 and found.pattern.substantive
                         and not found.rule.endswith("(background)"))
     evidence = [
-        Evidence(text=sentence.text[m.start():m.end()], field=sentence.field,
-                 position=sentence.position, start=sentence.start + m.start(),
-                 end=sentence.start + m.end(), rule=found.rule,
-                 weight=round(found.weight * position_weight, 3))
+        _Quote(sentence.text[m.start():m.end()], sentence.field, sentence.position,
+               sentence.start + m.start(), sentence.start + m.end(), found.rule,
+               round(found.weight * position_weight, 3))
         for found in (*positives, *cancelling) for m in found.parts]
     return best, substantive, evidence
 
@@ -301,75 +405,82 @@ def _field_texts(sentences: Sequence[Sentence]) -> list[str]:
             for field in ("headline", "body")]
 
 
-def _salience(definition: TopicDefinition, sentences: Sequence[Sentence],
-              values: Sequence[float], substantive: bool) -> Salience | None:
+def _salience(definition: TopicDefinition, dispatch: _Dispatch, values: dict[int, float],
+              substantive: bool) -> Salience | None:
     """Where the topic stands as a subject: named in the headline, in the lead, or
     sustained through the body (or named as a subject by a substantive pattern); None for a
-    passing mention. See `streams.nlp.rules.Salience`."""
+    passing mention. See `streams.nlp.rules.Salience`. `values` are the sentences' values
+    by number; a sentence left out is worth 0, which no threshold (all > 0) reaches."""
     rule = definition.salience
+    sentences = dispatch.sentences
     for position in ("headline", "lead"):
-        if any(s.position == position and v >= rule.min_weight
-               for s, v in zip(sentences, values, strict=True)):
+        if any(sentences[n].position == position and v >= rule.min_weight
+               for n, v in values.items()):
             return position
-    paragraphs = {s.paragraph for s in sentences if s.position == "body"}
-    topical = {s.paragraph for s, v in zip(sentences, values, strict=True)
-               if s.position == "body" and v >= rule.min_weight}
+    topical = {sentences[n].paragraph for n, v in values.items()
+               if sentences[n].position == "body" and v >= rule.min_weight}
     sustained = (len(topical) >= rule.body_paragraphs_any_share
                  or (len(topical) >= rule.body_min_paragraphs
-                     and len(topical) >= rule.body_min_share * len(paragraphs)))
-    mentioned = {s.paragraph for s, v in zip(sentences, values, strict=True)
-                 if s.position == "body" and v >= rule.weak_weight}
+                     and len(topical) >= rule.body_min_share * dispatch.body_paragraphs))
+    mentioned = {sentences[n].paragraph for n, v in values.items()
+                 if sentences[n].position == "body" and v >= rule.weak_weight}
     running = (rule.mentioned_paragraphs is not None and len(topical) >= 1
                and len(mentioned) >= rule.mentioned_paragraphs)
     return "body" if substantive or sustained or running else None
 
 
-def score_topic(definition: TopicDefinition, sentences: Sequence[Sentence],
-                entity_ids: frozenset[str] = frozenset(), prefilter: Prefilter | None = None,
-                candidates: Sequence[frozenset[int]] = ()) -> TopicScore:
+def _evidence_order(quote: _Quote) -> tuple[float, bool, int]:
+    return -abs(quote.weight), quote.field != "headline", quote.start
+
+
+def score_topic(compiled: _CompiledDefinition, dispatch: _Dispatch, concerned: Sequence[int]
+                ) -> TopicScore:
     """Score one topic: sentence values weighted by position, best first with decay; a
     topic that is not a subject (see `_salience`) counts `unsalient_factor` as much, one
-    that is a subject only in the body `secondary_factor` as much."""
-    texts = _field_texts(sentences) if definition.requires else []
-    missing = tuple(
-        requirement.name for requirement in definition.requires
-        if not (requirement.entities & entity_ids or (
-            requirement.compiled is not None
-            and any(requirement.compiled.search(text) for text in texts)))
-    )
+    that is a subject only in the body `secondary_factor` as much. `concerned` are the
+    numbers of the sentences where one of its expressions may match: the others are worth
+    0 to it."""
+    definition = compiled.definition
+    missing = tuple(requirement.name for requirement in definition.requires
+                    if not dispatch.names(requirement))
     positives: list[float] = []
-    values: list[float] = []
+    values: dict[int, float] = {}
     substantive = False
-    evidence: list[Evidence] = []
+    evidence: list[_Quote] = []
     weights = definition.positions
-    for number, sentence in enumerate(sentences):
-        position_weight = getattr(weights, sentence.position)
-        value, names_subject, found = _sentence_evidence(
-            definition, sentence, position_weight, prefilter,
-            candidates[number] if prefilter is not None else frozenset())
+    for number in concerned:
+        position_weight = getattr(weights, dispatch.sentences[number].position)
+        value, names_subject, found = dispatch.sentence_evidence(number, compiled,
+                                                                 position_weight)
         substantive |= names_subject
         evidence.extend(found)
-        values.append(value)
+        values[number] = value
         if value > 0:
             positives.append(value * position_weight)
     positives.sort(reverse=True)
     raw = sum(value * DECAY**rank for rank, value in enumerate(positives))
-    salience = _salience(definition, sentences, values, substantive)
+    salience = _salience(definition, dispatch, values, substantive)
     if salience is None:
         raw *= definition.salience.unsalient_factor
     elif salience == "body":
         raw *= definition.salience.secondary_factor
     score = 0.0 if missing else 1.0 - math.exp(-max(raw, 0.0) / definition.saturation)
-    evidence.sort(key=lambda item: (-abs(item.weight), item.field != "headline", item.start))
+    evidence.sort(key=_evidence_order)
     return TopicScore(
         topic=definition.topic, score=score, raw_weight=raw, threshold=definition.threshold,
         missing_requirements=missing, salience=salience,
-        evidence=tuple(evidence[:MAX_EVIDENCE_PER_TOPIC]),
+        evidence=tuple(dispatch.evidence(quote) for quote in evidence[:MAX_EVIDENCE_PER_TOPIC]),
     )
 
 
 class TopicClassifier:
-    """The watched-topic definitions, compiled for classifying many dispatches."""
+    """The watched-topic definitions, compiled for classifying many dispatches.
+
+    Built once per watch set (`Enricher.apply_watches`), so that the cost of a dispatch
+    grows little with the number of definitions: one prefilter pass per sentence for all
+    of them, an index from each expression to the definitions that use it (a definition
+    reads only the sentences where one of its expressions may match), and patterns that
+    definitions share matched once."""
 
     def __init__(self, definitions: Iterable[TopicDefinition]) -> None:
         self.definitions = tuple(definitions)
@@ -378,6 +489,18 @@ class TopicClassifier:
                               default=DEFAULT_LEAD_WORDS)
         self.prefilter = Prefilter(
             source for d in self.definitions for p in d.patterns for source in p.expressions)
+        shared: dict[tuple[tuple[str, ...], int | None], int] = {}
+        backgrounds: dict[tuple[tuple[str, str], ...], int] = {}
+        evidence_rules: dict[tuple[object, ...], int] = {}
+        self._compiled = tuple(
+            _compile_definition(d, self.prefilter, shared, backgrounds, evidence_rules)
+            for d in self.definitions)
+        by_expression: dict[int, list[int]] = {}
+        for number, compiled in enumerate(self._compiled):
+            for expression in compiled.patterns_by_expression:
+                by_expression.setdefault(expression, []).append(number)
+        self._definitions_by_expression = {expression: tuple(numbers)
+                                           for expression, numbers in by_expression.items()}
 
     @property
     def topics(self) -> tuple[str, ...]:
@@ -388,8 +511,14 @@ class TopicClassifier:
         """Scores of every watched topic for one dispatch, best first."""
         sentences = sentences_of(headline, body, self.lead_words)
         candidates = [self.prefilter.candidates(s.folded) for s in sentences]
-        scores = [score_topic(definition, sentences, entity_ids, self.prefilter, candidates)
-                  for definition in self.definitions]
+        concerned: list[list[int]] = [[] for _ in self._compiled]
+        for number, found in enumerate(candidates):
+            for definition in {d for expression in found
+                               for d in self._definitions_by_expression.get(expression, ())}:
+                concerned[definition].append(number)
+        dispatch = _Dispatch(sentences, candidates, entity_ids)
+        scores = [score_topic(compiled, dispatch, sentence_numbers)
+                  for compiled, sentence_numbers in zip(self._compiled, concerned, strict=True)]
         return sorted(scores, key=lambda s: -s.score)
 
     def classify(self, headline: str | None, body: str,

@@ -13,7 +13,7 @@ from schemas import Dispatch, EnrichedDispatch
 from schemas.models import utc_now
 from streams.nlp.classify import TopicClassifier, lead_end
 from streams.nlp.entities import build_nlp, entities_of, gazetteer_index, summarize_entities
-from streams.nlp.entity_watch import EntityWatch, match_entity_watch
+from streams.nlp.entity_watch import EntityWatch, EntityWatches
 from streams.nlp.rules import TopicDefinition, load_definitions
 
 if TYPE_CHECKING:
@@ -40,15 +40,16 @@ class Enricher:
         # The languages analysed: the model's (the topic rules are written for it too).
         self.languages = frozenset({str(nlp.lang)})
         self.classifier = TopicClassifier(definitions)
-        self.entity_watches: tuple[EntityWatch, ...] = ()
+        self.entity_watches = EntityWatches()
         self.gazetteer = gazetteer_index(nlp)
 
     def apply_watches(self, definitions: Sequence[TopicDefinition],
                       entity_watches: Sequence[EntityWatch]) -> None:
         """Classify with these watches from the next batch on (a batch begun keeps the
-        watches it began with)."""
+        watches it began with). They are compiled here, once per watch set, for the cost of
+        a dispatch to grow little with their number."""
         self.classifier = TopicClassifier(definitions)
-        self.entity_watches = tuple(entity_watches)
+        self.entity_watches = EntityWatches(entity_watches)
 
     @classmethod
     def from_settings(cls, spacy_model: str) -> Enricher:
@@ -108,6 +109,7 @@ class Enricher:
         versions = {d.topic: d.version for d in classifier.definitions}
         enriched = []
         for (dispatch, received_at), entities in zip(batch, entities_by_dispatch, strict=True):
+            end_of_lead = lead_end(dispatch.body)
             began = time.perf_counter()
             topics = [match.model_copy(update={"watch_version": versions.get(match.topic)})
                       for match in classifier.classify(
@@ -119,15 +121,13 @@ class Enricher:
             item = EnrichedDispatch(
                 **dispatch.model_dump(),
                 entities=entities,
-                entity_summary=summarize_entities(entities, lead_end(dispatch.body)),
+                entity_summary=summarize_entities(entities, end_of_lead),
                 topics=topics,
                 received_at=received_at,
                 enriched_at=utc_now(),
             )
-            if entity_watches:
-                found = [match.model_copy(update={"watch_version": watch.version})
-                         for watch in entity_watches
-                         if (match := match_entity_watch(watch, item)) is not None]
+            if entity_watches.watches:
+                found = entity_watches.matches(item, end_of_lead)
                 if found:
                     item = item.model_copy(update={"topics": [*topics, *found]})
             enriched.append(item)

@@ -201,3 +201,46 @@ def test_a_topic_sustained_through_the_body_is_a_subject_ranked_below_the_lead(c
         "Sommet à Bruxelles", "\n\n".join([paragraphs[1], *paragraphs[2:]]))
         if s.topic == "russia-ukraine"]
     assert lead.salience == "lead" and lead.score > score.score
+
+
+def simple(topic: str, *patterns: dict) -> TopicDefinition:
+    return TopicDefinition.model_validate({
+        "topic": topic, "version": "1", "description": "test", "threshold": 0.5,
+        "saturation": 2.0, "patterns": list(patterns)})
+
+
+def test_many_definitions_score_each_as_it_would_alone(definitions, seed_dispatch):
+    # Definitions share their prefilter, their common patterns and sentence values: each
+    # must still score exactly as when it is the only one.
+    troops = {"rule": "troops", "weight": 3.0, "regex": "troupes"}
+    leave = {"rule": "leave", "weight": 1.0, "regex": "quitt\\w*"}
+    by_topic = {d.topic: d for d in definitions}
+    withdrawal, iran = by_topic["withdrawal"], by_topic["iran-deal"]
+    variants = [
+        *(d.model_copy(update={"topic": f"{d.topic}-copy"}) for d in definitions),
+        withdrawal.model_copy(update={"topic": "fewer", "patterns": withdrawal.patterns[::2]}),
+        withdrawal.model_copy(update={"topic": "reversed",
+                                      "patterns": withdrawal.patterns[::-1]}),
+        withdrawal.model_copy(update={"topic": "heavier", "patterns": [
+            p.model_copy(update={"weight": p.weight * 2}) for p in withdrawal.patterns]}),
+        withdrawal.model_copy(update={"topic": "no-background", "background": []}),
+        withdrawal.model_copy(update={"topic": "softer-background", "background": [
+            b.model_copy(update={"factor": 0.5}) for b in withdrawal.background]}),
+        withdrawal.model_copy(update={"topic": "headline-light", "positions": (
+            withdrawal.positions.model_copy(update={"headline": 0.5}))}),
+        iran.model_copy(update={"topic": "no-requirement", "requires": []}),
+        # The same patterns at other places: what is shared is the pattern, not its place.
+        simple("pair", troops, leave),
+        simple("pair-swapped", leave, troops),
+    ]
+    together = TopicClassifier([*definitions, *variants])
+    texts = [(seed_dispatch.headline, seed_dispatch.body),
+             ("Les troupes russes quittent Kherson",
+              "Moscou a annoncé le retrait de ses troupes.\n\nDepuis le retrait, Kiev avance."),
+             (None, "Donald Trump a annoncé le retrait des Etats-Unis de l'accord sur le "
+                    "nucléaire iranien.")]
+    for headline, body in texts:
+        scores = {s.topic: s for s in together.score_topics(headline, body)}
+        for definition in [*definitions, *variants]:
+            [alone] = TopicClassifier([definition]).score_topics(headline, body)
+            assert scores[definition.topic] == alone, definition.topic

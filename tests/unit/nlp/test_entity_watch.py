@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from streams.nlp.entity_watch import EntityWatch, match_entity_watch
+from streams.nlp.entity_watch import EntityWatch, EntityWatches, match_entity_watch
 
 
 def watch(**fields: object) -> EntityWatch:
@@ -42,3 +42,16 @@ def test_salience_decides(seed_enriched):
 def test_invalid_entity_watches_are_refused(bad):
     with pytest.raises(ValidationError):
         watch(**bad)
+
+
+def test_indexed_watches_match_as_each_watch_alone_in_their_order(seed_enriched):
+    watches = [watch(watch="biden", version="2", entities=["Q6279"], salience="mentions"),
+               watch(watch="absent", entities=["Q42"]),
+               watch(watch="nato", version="3", entities=["Q7184"]),
+               watch(watch="nato-headline", entities=["Q7184"], salience="headline"),
+               watch(watch="either", entities=["Q42", "Q6279", "Q889"], salience="mentions")]
+    expected = [m.model_copy(update={"watch_version": w.version}) for w in watches
+                if (m := match_entity_watch(w, seed_enriched)) is not None]
+    assert [m.topic for m in expected] == ["biden", "nato", "either"]
+    assert EntityWatches(watches).matches(seed_enriched) == expected
+    assert EntityWatches().matches(seed_enriched) == []
