@@ -207,10 +207,13 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
 
 
 def run_workers(settings: Settings, name: str, prefix: str, input_topic: str,
-                corpus: list[Dispatch], stamps: dict[bytes, int], workers: int) -> Result:
+                corpus: list[Dispatch], stamps: dict[bytes, int], workers: int,
+                env: dict[str, str] | None = None) -> Result:
+    """Run `workers` worker processes over the preloaded input (`env`: more settings)."""
     group = f"{prefix}-group"
     processes = [subprocess.Popen([WIREWATCH, "worker", "-l", "warn"],
-                                  env=worker_env(prefix, input_topic, group, 16066 + n),
+                                  env={**worker_env(prefix, input_topic, group, 16066 + n),
+                                       **(env or {})},
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                  for n in range(workers)]
     try:

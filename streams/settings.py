@@ -127,6 +127,10 @@ class Settings(BaseSettings):
                     "then its state is dropped (in memory, and by Kafka from the story "
                     "changelog); a version arriving later starts the story afresh.")
     # Surges (streams.worker.surges): a watch, or an entity, suddenly everywhere.
+    surges: bool = Field(
+        default=True,
+        description="Count stories per watch and entity and announce surges on the surge "
+                    "alert topic (false: no sightings are published, no surge is said).")
     surge_step_seconds: int = Field(
         default=300, ge=1, le=86_400,
         description="Surges: the hopping windows advance by this many seconds (and the "

@@ -60,7 +60,8 @@ OUTPUTS = OutputTopics(enriched=topics.names.enriched, dead_letter=topics.names.
                        top_entities_in_alert=settings.top_entities_in_alert,
                        max_dead_letter_value=settings.max_message_bytes - HEADROOM_BYTES,
                        rekey_to=topics.names.dispatches,
-                       surge_sightings=topics.names.surge_sightings,
+                       surge_sightings=topics.names.surge_sightings
+                       if settings.surges else None,
                        surge_entities_per_dispatch=settings.surge_entities_per_dispatch)
 progress = metrics.PartitionProgress()
 STORY_RETENTION_SECONDS = settings.story_retention_days * 86_400
@@ -407,9 +408,10 @@ async def _count_surges(events: Sequence[EventT]) -> None:
                 held.pop(key, None)
             else:
                 held[key] = state
-            await topics.surge_changelog.send(
-                key=key.encode("utf-8"), partition=partition,
-                value=encode_key_state(state) if state is not None else None)
+            if key in counted.to_write:
+                await topics.surge_changelog.send(
+                    key=key.encode("utf-8"), partition=partition,
+                    value=encode_key_state(state) if state is not None else None)
             if counted.clock is not None:
                 _export_surge_gauges(key, state, counted.clock)
 

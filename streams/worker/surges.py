@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from statistics import NormalDist
 
@@ -314,6 +314,10 @@ class CountedBatch:
     changed: dict[str, KeyState | None]
     surges: list[SurgeAlert]
     clock: int | None
+    # The changed keys whose state must be written; the others only moved on to a later
+    # bucket evaluated, with nothing said (after a crash, evaluating those buckets again
+    # gives the same: no need to write every key at every step).
+    to_write: set[str] = field(default_factory=set)
 
 
 def count_sightings(states: Mapping[str, KeyState],
@@ -332,7 +336,7 @@ def count_sightings(states: Mapping[str, KeyState],
         """The batch's own copy of a key's state (the held one is not changed)."""
         if key not in changed:
             held = states.get(key)
-            changed[key] = held.model_copy(deep=True) if held is not None else None
+            changed[key] = _copied(held) if held is not None else None
         return changed[key]
 
     def evaluate_all(until: int) -> None:
@@ -374,7 +378,18 @@ def count_sightings(states: Mapping[str, KeyState],
                  if state is not None and key in states and state == states[key]]
     for key in unchanged:
         del changed[key]
-    return CountedBatch(changed, surges, clock)
+    to_write = {key for key, state in changed.items()
+                if state is None or key not in states
+                or state.model_copy(update={"evaluated": states[key].evaluated})
+                != states[key]}
+    return CountedBatch(changed, surges, clock, to_write)
+
+
+def _copied(state: KeyState) -> KeyState:
+    """A copy to change (a deep copy costs ten times as much; headlines are not changed)."""
+    return state.model_copy(update={"buckets": dict(state.buckets),
+                                    "counted": dict(state.counted),
+                                    "headlines": list(state.headlines)})
 
 
 def surge_alert(surge: Surge, state: KeyState, settings: SurgeSettings,

@@ -42,6 +42,7 @@ def feed(per_minute: list[int], restart_every: int | None = None, repeat: bool =
     states: dict[str, KeyState] = {}
     clock: int | None = None
     surges = []
+    changelog: dict[str, bytes | None] = {}
     offsets = itertools.count()
     for minute, stories in enumerate(per_minute):
         batch = [(next(offsets), sighting(f"s{minute}-{n}", minute + rng.uniform(0, 0.99),
@@ -56,10 +57,13 @@ def feed(per_minute: list[int], restart_every: int | None = None, repeat: bool =
                     states.pop(key, None)
                 else:
                     states[key] = state
+                if key in counted.to_write:
+                    changelog[key] = encode_key_state(state) if state is not None else None
         if restart_every and minute % restart_every == restart_every - 1:
-            states = {key: decode_key_state(encode_key_state(state))
-                      for key, state in states.items()}
-            clock = None
+            # What the worker wrote, read back; the clock from it, as the agent does.
+            states = {key: decode_key_state(raw) for key, raw in changelog.items() if raw}
+            clock = max((s.evaluated + 1 for s in states.values()
+                         if s.evaluated is not None), default=None)
     return surges, states
 
 
