@@ -226,6 +226,34 @@ def run_workers(settings: Settings, name: str, prefix: str, input_topic: str,
     return measure(settings, name, prefix, corpus, stamps, rss)
 
 
+def side_by_side(settings: Settings, runs: dict[str, tuple[list[Dispatch], bool,
+                                                           dict[str, str]]],
+                 rounds: int) -> dict[str, float]:
+    """Each run (name -> corpus, keyed by story, worker settings) through one worker
+    process, `rounds` times, the order alternating each round; the median dispatches/s of
+    each run."""
+    prefix_base = f"bench-{uuid.uuid4().hex[:6]}"
+    rates: dict[str, list[float]] = {name: [] for name in runs}
+    for round_number in range(rounds):
+        names = list(runs) if round_number % 2 == 0 else list(reversed(runs))
+        for name in names:
+            corpus, by_story, env = runs[name]
+            prefix = f"{prefix_base}-{name}{round_number}"
+            input_topic = f"{prefix}.dispatches"
+            asyncio.run(ensure_topics(settings, [
+                input_topic, f"{prefix}.enriched", f"{prefix}.dlq",
+                *(f"{prefix}.alerts.{t}" for t in WATCHED)]))
+            asyncio.run(preload(settings, input_topic, corpus, by_story=by_story))
+            stamps = {r.key: r.timestamp for r in asyncio.run(
+                read_records(settings, [input_topic], until=len(corpus), timeout=120))}
+            result = run_workers(settings, f"{name} round {round_number}", prefix,
+                                 input_topic, corpus, stamps, 1, env=env)
+            rates[name].append(result.rate)
+            print(f"{name} round {round_number}: {result.rate:.1f} dispatches/s",
+                  file=sys.stderr)
+    return {name: statistics.median(values) for name, values in rates.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dispatches", type=int, default=2000)

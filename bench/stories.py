@@ -19,20 +19,16 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is imported
 
 import argparse
-import asyncio
-import statistics
 import sys
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from pipeline import WATCHED, make_corpus, preload, read_records, run_workers  # noqa: E402
+from pipeline import make_corpus, side_by_side  # noqa: E402
 
 from schemas import Dispatch  # noqa: E402
-from streams.clients.kafka import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 
@@ -51,28 +47,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    settings = Settings()
     plain = make_corpus(args.dispatches, args.seed)
-    stories = as_stories(plain, args.versions)
-    run = uuid.uuid4().hex[:6]
-    rates: dict[str, list[float]] = {"A": [], "B": []}
-    for round_number in range(args.rounds):
-        for kind in (("A", "B") if round_number % 2 == 0 else ("B", "A")):
-            prefix = f"bench-{run}-{kind}{round_number}"
-            input_topic = f"{prefix}.dispatches"
-            asyncio.run(ensure_topics(settings, [
-                input_topic, f"{prefix}.enriched", f"{prefix}.dlq",
-                *(f"{prefix}.alerts.{t}" for t in WATCHED)]))
-            corpus = plain if kind == "A" else stories
-            asyncio.run(preload(settings, input_topic, corpus, by_story=kind == "B"))
-            stamps = {r.key: r.timestamp for r in asyncio.run(
-                read_records(settings, [input_topic], until=len(corpus), timeout=120))}
-            result = run_workers(settings, f"{kind} round {round_number}", prefix,
-                                 input_topic, corpus, stamps, 1)
-            rates[kind].append(result.rate)
-            print(f"{kind} round {round_number}: {result.rate:.1f} dispatches/s",
-                  file=sys.stderr)
-    plain_rate, story_rate = statistics.median(rates["A"]), statistics.median(rates["B"])
+    rates = side_by_side(Settings(), {
+        "A": (plain, False, {}),
+        "B": (as_stories(plain, args.versions), True, {}),
+    }, args.rounds)
+    plain_rate, story_rate = rates["A"], rates["B"]
     print(f"| run | dispatches/s (median of {args.rounds}) |\n| --- | ---: |\n"
           f"| A plain dispatches (each its own story) | {plain_rate:.1f} |\n"
           f"| B versions of agency stories ({args.versions} per story) | {story_rate:.1f} |\n"

@@ -19,19 +19,15 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # before numpy is imported
 
 import argparse
-import asyncio
-import statistics
 import sys
-import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from pipeline import WATCHED, make_corpus, preload, read_records, run_workers  # noqa: E402
+from pipeline import make_corpus, side_by_side  # noqa: E402
 
-from streams.clients.kafka import ensure_topics  # noqa: E402
 from streams.settings import Settings  # noqa: E402
 
 
@@ -41,27 +37,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
-    settings = Settings()
     corpus = make_corpus(args.dispatches, args.seed)
-    run = uuid.uuid4().hex[:6]
-    rates: dict[str, list[float]] = {"A": [], "B": []}
-    for round_number in range(args.rounds):
-        for kind in (("A", "B") if round_number % 2 == 0 else ("B", "A")):
-            prefix = f"bench-{run}-{kind}{round_number}"
-            input_topic = f"{prefix}.dispatches"
-            asyncio.run(ensure_topics(settings, [
-                input_topic, f"{prefix}.enriched", f"{prefix}.dlq",
-                *(f"{prefix}.alerts.{t}" for t in WATCHED)]))
-            asyncio.run(preload(settings, input_topic, corpus))
-            stamps = {r.key: r.timestamp for r in asyncio.run(
-                read_records(settings, [input_topic], until=len(corpus), timeout=120))}
-            result = run_workers(settings, f"{kind} round {round_number}", prefix,
-                                 input_topic, corpus, stamps, 1,
-                                 env={"WIREWATCH_SURGES": str(kind == "B").lower()})
-            rates[kind].append(result.rate)
-            print(f"{kind} round {round_number}: {result.rate:.1f} dispatches/s",
-                  file=sys.stderr)
-    off, on = statistics.median(rates["A"]), statistics.median(rates["B"])
+    rates = side_by_side(Settings(), {
+        "A": (corpus, False, {"WIREWATCH_SURGES": "false"}),
+        "B": (corpus, False, {"WIREWATCH_SURGES": "true"}),
+    }, args.rounds)
+    off, on = rates["A"], rates["B"]
     print(f"| run | dispatches/s (median of {args.rounds}) |\n| --- | ---: |\n"
           f"| A surges off | {off:.1f} |\n| B surges on (the default) | {on:.1f} |\n"
           f"| B / A | {on / off:.2f} |")

@@ -53,6 +53,15 @@ def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory
     assert code == 0, f"worker did not stop cleanly ({code}):\n{process.log_text()[-3000:]}"
 
 
+@pytest.fixture
+def workers() -> Iterator[list[WorkerProcess]]:
+    """Worker processes a test starts (and may SIGKILL): any still running is killed."""
+    started: list[WorkerProcess] = []
+    yield started
+    for worker in started:
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -24,7 +23,7 @@ from streams.clients.kafka import connection_options, read_records
 from streams.settings import Settings
 from tests.helpers import free_port
 from tests.helpers.accounting import produce
-from tests.helpers.deployment import Deployment, WorkerProcess, deployment_for, start_worker
+from tests.helpers.deployment import Deployment, deployment_for, start_worker
 from tests.helpers.stories import EXPECTED_IN_ORDER, IRAN, R, Version, W, flash_to_kill
 
 T = TypeVar("T", Alert, EnrichedDispatch)
@@ -186,16 +185,6 @@ def test_shuffled_and_repeated_versions_end_in_the_same_final_state(deployment, 
 def own_deployment(broker: Settings, tmp_path: Path) -> Deployment:
     # A short session timeout: a restarted worker gets a killed one's partitions quickly.
     return deployment_for(uuid.uuid4().hex[:8], tmp_path, WIREWATCH_SESSION_TIMEOUT="10")
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait()
 
 
 def test_a_worker_sigkilled_mid_story_resumes_with_the_story_state(own_deployment, workers,

@@ -16,7 +16,6 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -29,7 +28,6 @@ from streams.worker.surges import decode_key_state
 from tests.helpers.accounting import produce
 from tests.helpers.deployment import (
     Deployment,
-    WorkerProcess,
     deployment_for,
     start_worker,
     worker_metric,
@@ -104,16 +102,6 @@ def counted_in_minute(settings: Settings, minute: int) -> int:
 @pytest.fixture
 def surge_deployment(broker: Settings, tmp_path: Path) -> Deployment:
     return deployment_for(uuid.uuid4().hex[:8], tmp_path, **SMALL_WINDOWS)
-
-
-@pytest.fixture
-def workers() -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    yield started
-    for worker in started:
-        if worker.process.poll() is None:
-            worker.process.kill()
-            worker.process.wait()
 
 
 def test_steady_flow_fires_no_surge(surge_deployment, workers, tmp_path):
