@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def broker() -> Settings:
     settings = Settings()
-    if not broker_answers(settings):
+    # In a thread: a browser test may ask first, inside Playwright's running event loop,
+    # where `broker_answers`' asyncio.run cannot run.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        answers = thread.submit(broker_answers, settings).result()
+    if not answers:
         pytest.fail(f"no Kafka broker answers at {settings.bootstrap_servers}: integration "
                     "tests run on the real broker that `make test` starts")
     return settings
