@@ -21,7 +21,7 @@ from streams.clients.kafka import (
 )
 from streams.clients.watches import read_watch_book, write_watch
 from streams.nlp.rules import TopicDefinition
-from streams.nlp.watch_book import InvalidWatch, parse_watch
+from streams.nlp.watch_book import InvalidWatch, Watch, parse_watch
 from streams.quality.watch_diff import compare_watches
 from streams.worker.app import app
 
@@ -105,16 +105,22 @@ def _export(folder: Path, definitions: dict[str, bytes]) -> None:
         (folder / f"{name}.yaml").write_bytes(raw)
 
 
-async def _add(path: Path) -> None:
+async def _read_candidate(path: Path) -> tuple[bytes, Watch]:
+    """A watch file's bytes and the watch it defines, named after the file; refused (exit
+    status 1) with file, line and problem when it is not a valid definition."""
     try:
         raw = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}") from None
     try:
-        parse_watch(path.stem, raw, str(path))
+        return raw, parse_watch(path.stem, raw, str(path))
     except InvalidWatch as exc:
         stderr.print(f"[bold red]refused:[/] {exc}")
         raise SystemExit(EXIT_FAILURE) from None
+
+
+async def _add(path: Path) -> None:
+    raw, _ = await _read_candidate(path)
     await ensure_topics(settings, [settings.topic_watches, settings.alert_topic(path.stem)])
     await write_watch(settings, path.stem, raw)
     stderr.print(f"published watch {path.stem}; its alerts go to "
@@ -122,15 +128,7 @@ async def _add(path: Path) -> None:
 
 
 async def _test(path: Path, since: str | None, last: int | None) -> None:
-    try:
-        raw = await asyncio.to_thread(path.read_bytes)
-    except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        candidate = parse_watch(path.stem, raw, str(path))
-    except InvalidWatch as exc:
-        stderr.print(f"[bold red]refused:[/] {exc}")
-        raise SystemExit(EXIT_FAILURE) from None
+    _, candidate = await _read_candidate(path)
     live = (await read_watch_book(settings)).watches.get(path.stem)
     records = await read_records(settings, [settings.topic_enriched])
     dispatches = sorted((EnrichedDispatch.model_validate_json(r.value) for r in records

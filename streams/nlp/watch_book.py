@@ -61,10 +61,6 @@ def parse_watch(name: str, raw: bytes, source: str) -> Watch:
         raise InvalidWatch(str(exc)) from None
 
 
-def watch_name(watch: Watch) -> str:
-    return watch.topic if isinstance(watch, TopicDefinition) else watch.watch
-
-
 @dataclass
 class WatchBook:
     """The watches in force, by name, and the records refused since the worker started."""

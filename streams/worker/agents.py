@@ -391,9 +391,12 @@ async def _count_surges(events: Sequence[EventT]) -> None:
             surge_clocks[partition] = max(
                 (s.evaluated + 1 for s in held.values() if s.evaluated is not None),
                 default=0)
-        counted = count_sightings(held, sightings, surge_clocks.get(partition), SURGES)
+        before = surge_clocks.get(partition)
+        counted = count_sightings(held, sightings, before, SURGES)
         if counted.clock is not None:
             surge_clocks[partition] = counted.clock
+        # The gauges show the last complete window: it only moves when the clock does.
+        advanced_to = counted.clock if counted.clock != before else None
         sent = [await topics.surge_alerts.send(key=alert.alert_id.encode("utf-8"),
                                                value=alert.to_json_bytes())
                 for alert in counted.surges]
@@ -412,8 +415,8 @@ async def _count_surges(events: Sequence[EventT]) -> None:
                 await topics.surge_changelog.send(
                     key=key.encode("utf-8"), partition=partition,
                     value=encode_key_state(state) if state is not None else None)
-            if counted.clock is not None:
-                _export_surge_gauges(key, state, counted.clock)
+            if advanced_to is not None:
+                _export_surge_gauges(key, state, advanced_to)
 
 
 @app.agent(topics.surge_sightings, name="wirewatch.count_surges")

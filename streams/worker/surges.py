@@ -264,9 +264,9 @@ def sightings_of(enriched: EnrichedDispatch, alerts: Iterable[Alert], first_seen
     found = [sighting("watch", alert.topic, alert.topic, alert.score)
              for alert in alerts if alert.status == "new"]
     if first_seen:
-        linked = [e for e in enriched.entity_summary if e.wikidata_id]
-        found += [sighting("entity", e.wikidata_id, e.name, 1.0)
-                  for e in linked[:entities_per_dispatch] if e.wikidata_id]
+        linked = [(e.wikidata_id, e.name) for e in enriched.entity_summary if e.wikidata_id]
+        found += [sighting("entity", qid, name, 1.0)
+                  for qid, name in linked[:entities_per_dispatch]]
     return found
 
 
